@@ -1,0 +1,5 @@
+import sys
+
+from cityindex.cli import main
+
+sys.exit(main())

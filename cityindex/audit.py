@@ -1,0 +1,445 @@
+"""Reproduction audit: do the published numbers follow from the published method?
+
+Every published value is known only to +-half a unit in its last printed place. A recomputed
+aggregate sum_k w_k c_k from printed children c_k is therefore consistent with a printed parent p
+when |sum_k w_k c_k - p| <= sum_k w_k h_k + h_p (interval arithmetic: the true children lie in
+[c_k - h_k, c_k + h_k], the true parent in [p - h_p, p + h_p], and the weighted sum of intervals
+is an interval). The tolerance is derived, never guessed; a tiny 1e-9 absorbs float error.
+
+Checks (each finding names the unit, node, published and recomputed values and the tolerance):
+
+1. ``aggregate``     each aggregate from its published children; the root also from the
+                     indicators through the effective weights.
+2. ``rank_order``    each published rank against the published scores: a unit's rank must lie
+                     in [1 + #units printed strictly higher, #units printed at least as high];
+                     ranks must be 1..n without gaps.
+3. ``subtable``      every sub-table row against the main tables: value, within-group rank,
+                     group membership, and that a top-n table holds the group's top n.
+4. ``claim``         the report's text statements about tiers and positions (claims.csv).
+5. ``normalisation`` each indicator against its declared normalisation: min-max scores must
+                     attain 0 and 100; rating/5 scores must lie in [0, 100].
+
+Observations that are not contradictions (quantisation grids and off-grid values, printed ties
+broken by the report) are returned as ``notes`` and the indicator ``profile``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from cityindex.data import Dataset
+from cityindex.quantisation import detect_grid
+from cityindex.rank import rank_desc
+from cityindex.score import node_scores
+
+FLOAT_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    unit: str
+    node: str
+    published: float | int | str
+    recomputed: float | int | str
+    tolerance: float
+    detail: str
+    source: str = ""
+
+    @property
+    def difference(self) -> float | None:
+        if isinstance(self.published, int | float) and isinstance(self.recomputed, int | float):
+            return round(float(self.published) - float(self.recomputed), 10)
+        return None
+
+
+@dataclass
+class AuditResult:
+    """The reproduction audit of one data folder (statsmodels-style results object)."""
+
+    dataset: str
+    inconsistencies: list[Finding]
+    notes: list[Finding]
+    profile: pd.DataFrame
+    rank_differences: pd.DataFrame
+    checks: dict[str, int] = field(default_factory=dict)
+
+    def table(self, which: str = "inconsistencies") -> pd.DataFrame:
+        rows = [{**asdict(f), "difference": f.difference} for f in getattr(self, which)]
+        cols = ["check", "unit", "node", "published", "recomputed", "difference", "tolerance",
+                "detail", "source"]
+        return pd.DataFrame(rows, columns=cols)
+
+    def to_dict(self) -> dict:
+        def clean(rec: dict) -> dict:
+            return {k: (None if isinstance(v, float) and np.isnan(v) else v)
+                    for k, v in rec.items()}
+        return {
+            "dataset": self.dataset,
+            "checks": self.checks,
+            "n_inconsistencies": len(self.inconsistencies),
+            "inconsistencies": [clean(r) for r in self.table().to_dict("records")],
+            "notes": [clean(r) for r in self.table("notes").to_dict("records")],
+            "indicator_profile": [clean(r) for r in self.profile.to_dict("records")],
+            "rank_differences": [clean(r) for r in self.rank_differences.to_dict("records")],
+        }
+
+    def summary(self) -> str:
+        lines = [f"Reproduction audit of {self.dataset}",
+                 "checks run: " + ", ".join(f"{k} {v}" for k, v in self.checks.items()),
+                 f"{len(self.inconsistencies)} inconsistencies:"]
+        for f in self.inconsistencies:
+            diff = f.difference
+            num = f" (diff {diff:+.4g}, tolerance {f.tolerance:.4g})" if diff is not None else ""
+            lines.append(f"  [{f.check}] {f.unit} / {f.node}: published {f.published}, "
+                         f"expected {f.recomputed}{num}. {f.detail}"
+                         + (f" [{f.source}]" if f.source else ""))
+        lines.append("indicator profile (declared normalisation, range, quantisation):")
+        for rec in self.profile.to_dict("records"):
+            grid = (f"grid step {rec['grid_step']:.6g} ({rec['grid_levels']:.4g} steps to 100, "
+                    f"{rec['grid_coverage']:.0%} on grid; off: {rec['off_grid'] or 'none'})"
+                    if rec["grid_step"] == rec["grid_step"] else "no grid")
+            lines.append(f"  {rec['indicator']} [{rec['normalisation']}]: "
+                         f"min {rec['min']:g}, max {rec['max']:g}, {rec['n_tied']} tied; {grid}")
+        if len(self.rank_differences):
+            lines.append("recomputed ranks that differ from the published ones:")
+            for rec in self.rank_differences.to_dict("records"):
+                lines.append(f"  {rec['unit']} / {rec['node']}: published {rec['published_rank']}"
+                             f", recomputed {rec['recomputed_rank']} ({rec['explanation']})")
+        if self.notes:
+            lines.append(f"{len(self.notes)} notes (consistent, but worth knowing):")
+            lines.extend(f"  [{n.check}] {n.unit} / {n.node}: {n.detail}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def half_unit(decimals: pd.DataFrame | pd.Series | np.ndarray) -> np.ndarray:
+    return 0.5 * 10.0 ** -np.asarray(decimals, dtype=float)
+
+
+def _fmt(x: float, decimals: int) -> float:
+    return round(float(x), decimals + 3)
+
+
+def check_aggregates(ds: Dataset) -> tuple[list[Finding], int]:
+    spec = ds.spec
+    values = pd.concat([ds.indicators, ds.published], axis=1)
+    halfs = pd.DataFrame(
+        np.hstack([half_unit(ds.indicator_decimals), half_unit(ds.published_decimals)]),
+        index=values.index, columns=values.columns)
+    findings, n = [], 0
+    for node in spec.aggregates:
+        if node not in ds.published.columns:
+            continue
+        kids = spec.children(node)
+        if not all(k in values.columns for k in kids):
+            continue
+        w = np.array([spec.nodes[k].weight for k in kids])
+        recomputed = values[kids].to_numpy() @ w
+        tol = halfs[kids].to_numpy() @ w + halfs[node].to_numpy()
+        findings += _compare(ds, node, recomputed, tol, "aggregate",
+                             f"{node} = " + " + ".join(f"{wk:g}*{k}" for wk, k in zip(w, kids)))
+        n += len(ds.units)
+    # The composite all the way from the indicators (nodes whose children are all indicators
+    # were already checked from their children above).
+    eff = spec.effective_weights()
+    leaves = list(eff.index)
+    root = spec.root
+    if not set(spec.children(root)) <= set(leaves):
+        recomputed = ds.indicators[leaves].to_numpy() @ eff.to_numpy()
+        tol = (half_unit(ds.indicator_decimals[leaves]) @ eff.to_numpy()
+               + half_unit(ds.published_decimals[root]))
+        findings += _compare(ds, root, recomputed, tol, "aggregate",
+                             f"{root} from the indicators with effective weights "
+                             + ", ".join(f"{k} {v:g}" for k, v in eff.items()))
+        n += len(ds.units)
+    return findings, n
+
+
+def _compare(ds: Dataset, node: str, recomputed: np.ndarray, tol: np.ndarray, check: str,
+             how: str) -> list[Finding]:
+    published = ds.published[node].to_numpy()
+    bad = np.abs(published - recomputed) > tol + FLOAT_SLACK
+    dec = int(ds.published_decimals[node].max())
+    return [Finding(check, ds.units[i], node, float(published[i]),
+                    _fmt(recomputed[i], dec), float(round(tol[i], 12)), how,
+                    "published.csv") for i in np.flatnonzero(bad)]
+
+
+def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
+    findings, notes, n = [], [], 0
+    for node in ds.published_ranks.columns:
+        score = ds.published[node].to_numpy()
+        ranks = ds.published_ranks[node].to_numpy(dtype=int)
+        higher = (score[None, :] > score[:, None]).sum(axis=1)
+        at_least = (score[None, :] >= score[:, None]).sum(axis=1)
+        n += len(ds.units)
+        for i in np.flatnonzero((ranks < higher + 1) | (ranks > at_least)):
+            lo, hi = higher[i] + 1, at_least[i]
+            findings.append(Finding(
+                "rank_order", ds.units[i], node, int(ranks[i]),
+                f"{lo}" if lo == hi else f"{lo}-{hi}", 0.0,
+                f"published rank {ranks[i]} contradicts the published score {score[i]:g}: "
+                f"{higher[i]} units are printed higher", "published.csv"))
+        # (The interval covers duplicates and gaps too: a rank shared by units with different
+        # scores, or a skipped rank, puts some unit outside its interval.)
+        # Printed ties that the report nevertheless ranks apart: consistent (the unrounded
+        # scores decide), but a reader should know the order is not visible in the table.
+        for value in np.unique(score):
+            members = np.flatnonzero(score == value)
+            if members.size > 1 and len(set(ranks[members])) == members.size:
+                names = ", ".join(f"{ds.units[i]} ({ranks[i]})"
+                                  for i in members[np.argsort(ranks[members])])
+                notes.append(Finding("printed_tie", names, node, float(value), "", 0.0,
+                                     f"printed tie at {value:g} ranked apart: {names}",
+                                     "published.csv"))
+    return findings, notes, n
+
+
+def _group_members(ds: Dataset, kind: str, group: str) -> list[str] | None:
+    if kind == "all":
+        return list(ds.units)
+    spec_group = ds.spec.groups.get(kind)
+    if spec_group is None or spec_group.column not in ds.meta.columns:
+        return None
+    col = ds.meta[spec_group.column]
+    return [u for u in ds.units if col[u] == group]
+
+
+def check_subtables(ds: Dataset) -> tuple[list[Finding], int]:
+    if ds.subtables is None:
+        return [], 0
+    findings, n = [], 0
+    main = pd.concat([ds.indicators, ds.published], axis=1)
+    main_dec = pd.concat([ds.indicator_decimals, ds.published_decimals], axis=1)
+    for rec in ds.subtables.to_dict("records"):
+        n += 1
+        unit, node = rec["unit"], rec["node"]
+        src = f"subtables.csv line {rec['line']} (table {rec['table']})"
+        pub = main.at[unit, node]
+        tol = float(half_unit(main_dec.at[unit, node]) + half_unit(rec["decimals"]))
+        # Same printed value, or two roundings of one number (e.g. 70.9 and 70.90).
+        if abs(rec["value"] - pub) > tol - min(half_unit(main_dec.at[unit, node]),
+                                                 half_unit(rec["decimals"])) + FLOAT_SLACK:
+            findings.append(Finding("subtable", unit, node, rec["value"], float(pub), tol,
+                                    f"table {rec['table']} prints {rec['value']:g}, the main "
+                                    f"table {pub:g}", src))
+    for (table, dim, kind, group), rows in ds.subtables.groupby(
+            ["table", "dimension", "group_kind", "group"], sort=True):
+        members = _group_members(ds, kind, group)
+        rows = rows.drop_duplicates("unit")
+        src = f"subtables.csv table {table}"
+        if members is None or dim not in ds.published_ranks.columns:
+            continue
+        for rec in rows.to_dict("records"):
+            if rec["unit"] not in members:
+                findings.append(Finding(
+                    "subtable", rec["unit"], dim, f"{kind}={group}",
+                    f"{kind}={ds.meta.at[rec['unit'], ds.spec.groups[kind].column]}", 0.0,
+                    f"table {table} lists {rec['unit']} in group {group}, unit metadata "
+                    "says otherwise", src))
+        ranks = ds.published_ranks.loc[members, dim].astype(int)
+        within = ranks.rank(method="min").astype(int)
+        for rec in rows.to_dict("records"):
+            if rec["unit"] in within.index and within[rec["unit"]] != rec["rank"]:
+                findings.append(Finding(
+                    "subtable", rec["unit"], dim, int(rec["rank"]), int(within[rec["unit"]]),
+                    0.0, f"table {table} ranks {rec['unit']} {rec['rank']} in {kind}={group}; "
+                    f"the main table's order gives {within[rec['unit']]}", src))
+        top = set(within[within <= len(rows)].index)
+        for u in sorted(top - set(rows["unit"]), key=lambda u: within[u]):
+            findings.append(Finding(
+                "subtable", u, dim, "absent", int(within[u]), 0.0,
+                f"table {table} (top {len(rows)} of {kind}={group}) omits {u}, whose "
+                f"within-group rank is {within[u]}", src))
+        n += len(rows)
+    return findings, n
+
+
+def _rank_interval(ds: Dataset, node: str, members: list[str]) -> pd.DataFrame:
+    """Each member's possible within-group rank by ``node``: exact where the report publishes
+    ranks (ordered among the members), else [1 + #printed higher, #printed at least as high]
+    from the printed values, so printed ties allow every rank they span."""
+    if node in ds.published_ranks.columns:
+        r = ds.published_ranks.loc[members, node].astype(int).rank(method="first").astype(int)
+        return pd.DataFrame({"lo": r, "hi": r})
+    return _rank_interval_printed(ds, node, members)
+
+
+def _rank_interval_printed(ds: Dataset, node: str, members: list[str]) -> pd.DataFrame:
+    x = (ds.indicators[node] if node in ds.indicators.columns else ds.published[node])
+    x = x.loc[members].to_numpy()
+    lo = (x[None, :] > x[:, None]).sum(axis=1) + 1
+    hi = (x[None, :] >= x[:, None]).sum(axis=1)
+    return pd.DataFrame({"lo": lo, "hi": hi}, index=members)
+
+
+def check_claims(ds: Dataset) -> tuple[list[Finding], int]:
+    """The report's text statements (claims.csv) against the tables: each listed unit must
+    belong to the group and hold a rank within the stated range (exactly rank_from + k for
+    the k-th unit of an ordered list); a list that ends a group's tiers must end at its size."""
+    claims = ds.claims
+    if claims is None:
+        return [], 0
+    findings, n = [], 0
+    for rec in claims.to_dict("records"):
+        members = _group_members(ds, rec["group_kind"], rec["group"]) or []
+        src = f"claims.csv line {rec['line']} (report line {rec['report_line']})"
+        node, lo, hi = rec["node"], int(rec["rank_from"]), int(rec["rank_to"])
+        group = f"{rec['group_kind']}={rec['group']}"
+        quote = f"“{rec['text']}”"
+        interval = _rank_interval(ds, node, members)
+        n += 1
+        if rec["exhaustive"] and hi != len(members):
+            findings.append(Finding(
+                "claim", group, node, hi, len(members), 0.0,
+                f"the text's tiers end at rank {hi}, the group has {len(members)} units {quote}",
+                src))
+        names = rec["units"]
+        dupes = sorted({u for u in names if names.count(u) > 1})
+        if dupes or len(names) > hi - lo + 1:
+            findings.append(Finding(
+                "claim", "、".join(names), node, f"{len(names)} names for ranks {lo}-{hi}",
+                f"at most {hi - lo + 1} distinct names", 0.0,
+                f"the text lists {len(names)} names" + (f", repeating {'、'.join(dupes)}"
+                                                         if dupes else "")
+                + f" for {hi - lo + 1} places {quote}", src))
+        for k, unit in enumerate(names):
+            n += 1
+            if unit not in interval.index:
+                actual = _group_label(ds, rec["group_kind"], unit)
+                findings.append(Finding(
+                    "claim", unit, node, group, actual, 0.0,
+                    f"the text counts {unit} in {group}, the tables put it in {actual} "
+                    f"{quote}", src))
+                continue
+            r_lo, r_hi = int(interval.at[unit, "lo"]), int(interval.at[unit, "hi"])
+            want_lo, want_hi = (lo + k, lo + k) if rec["ordered"] else (lo, hi)
+            if r_hi < want_lo or r_lo > want_hi:
+                want = f"{want_lo}" if want_lo == want_hi else f"{want_lo}-{want_hi}"
+                actual = f"{r_lo}" if r_lo == r_hi else f"{r_lo}-{r_hi}"
+                printed = _rank_interval_printed(ds, node, members).loc[unit]
+                tie = (" (the printed scores tie here: only the table's tie-break contradicts "
+                       "the text)" if printed["lo"] <= want_hi and printed["hi"] >= want_lo
+                       else "")
+                findings.append(Finding(
+                    "claim", unit, node, want, actual, 0.0,
+                    f"the text puts {unit} at {want} of {node} in {group}, the tables give "
+                    f"{actual}{tie} {quote}", src))
+    return findings, n
+
+
+def _group_label(ds: Dataset, kind: str, unit: str) -> str:
+    group = ds.spec.groups.get(kind)
+    if group is None or group.column not in ds.meta.columns:
+        return "?"
+    return f"{kind}={ds.meta.at[unit, group.column]}"
+
+
+def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Finding], int]:
+    spec = ds.spec
+    lo_scale, hi_scale = spec.scale
+    rows, findings, notes = [], [], []
+    for ind in spec.indicators:
+        x = ds.indicators[ind].to_numpy()
+        h = half_unit(ds.indicator_decimals[ind])
+        norm = spec.nodes[ind].normalisation
+        grid = detect_grid(x, h)
+        values, counts = np.unique(x, return_counts=True)
+        off = [ds.units[i] for i in np.flatnonzero(~grid.on_grid)] if grid else []
+        rows.append({
+            "indicator": ind, "normalisation": norm, "n": x.size,
+            "min": float(x.min()), "max": float(x.max()),
+            "min_unit": ds.units[int(np.argmin(x))], "max_unit": ds.units[int(np.argmax(x))],
+            "min_attained": bool(abs(x.min() - lo_scale) <= h[np.argmin(x)]),
+            "max_attained": bool(abs(x.max() - hi_scale) <= h[np.argmax(x)]),
+            "n_distinct": int(values.size), "n_tied": int(counts[counts > 1].sum()),
+            "grid_step": grid.step if grid else np.nan,
+            "grid_levels": (hi_scale - lo_scale) / grid.step if grid else np.nan,
+            "grid_coverage": grid.coverage if grid else np.nan,
+            "grid_p_value": grid.p_value if grid else np.nan,
+            "off_grid": ", ".join(f"{u} ({ds.indicators.at[u, ind]:g})" for u in off),
+        })
+        if norm == "minmax":
+            for which, target, i in (("minimum", lo_scale, int(np.argmin(x))),
+                                     ("maximum", hi_scale, int(np.argmax(x)))):
+                if abs(x[i] - target) > h[i] + FLOAT_SLACK:
+                    findings.append(Finding(
+                        "normalisation", ds.units[i], ind, float(x[i]), float(target),
+                        float(h[i]), f"declared min-max normalisation maps the {which} to "
+                        f"{target:g}, the published {which} is {x[i]:g}", "indicators.csv"))
+        out_of_range = (x < lo_scale - h) | (x > hi_scale + h)
+        for i in np.flatnonzero(out_of_range):
+            findings.append(Finding("normalisation", ds.units[i], ind, float(x[i]),
+                                    f"[{lo_scale:g}, {hi_scale:g}]", float(h[i]),
+                                    "outside the normalised range", "indicators.csv"))
+        if grid:
+            for u in off:
+                v = ds.indicators.at[u, ind]
+                notes.append(Finding(
+                    "quantisation", u, ind, float(v), round(grid.step * round(v / grid.step), 4),
+                    float(0.5 * 10.0 ** -ds.indicator_decimals.at[u, ind]),
+                    f"{ind} lies on a grid of step {grid.step:.6g} "
+                    f"({grid.coverage:.0%} of units); {u} ({v:g}) is off it", "indicators.csv"))
+    return pd.DataFrame(rows), findings, notes, len(spec.indicators)
+
+
+def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.DataFrame:
+    """Where ranks recomputed from the indicators (ties "min") differ from the published ranks,
+    say why: an erratum found above, a printed tie, or an order within rounding tolerance."""
+    spec = ds.spec
+    scores = node_scores(spec, ds.indicators)
+    erratum = {(f.unit, f.node) for f in inconsistencies if f.check == "aggregate"}
+    erratum |= {(f.unit, spec.root) for f in inconsistencies if f.check == "aggregate"}
+    rows = []
+    for node in ds.published_ranks.columns:
+        eff = spec.effective_weights(node=node)
+        tol = half_unit(ds.indicator_decimals[list(eff.index)]) @ eff.to_numpy()
+        s = scores[node].to_numpy()
+        rec_rank = rank_desc(s)
+        pub_rank = ds.published_ranks[node].to_numpy(dtype=int)
+        for i in np.flatnonzero(rec_rank != pub_rank):
+            # units whose order relative to i differs between published and recomputed
+            flipped = np.flatnonzero(((pub_rank < pub_rank[i]) & (s <= s[i]))
+                                     | ((pub_rank > pub_rank[i]) & (s >= s[i])))
+            flipped = flipped[flipped != i]
+            reasons = set()
+            for j in flipped:
+                if (ds.units[i], node) in erratum or (ds.units[j], node) in erratum:
+                    reasons.add("erratum")
+                elif s[i] == s[j]:
+                    reasons.add("tie in recomputed scores, ranked apart by the report")
+                elif abs(s[i] - s[j]) <= tol[i] + tol[j]:
+                    reasons.add("order within rounding of the printed indicators")
+                else:
+                    reasons.add("unexplained")
+            rows.append({"unit": ds.units[i], "node": node, "published_rank": int(pub_rank[i]),
+                         "recomputed_rank": int(rec_rank[i]),
+                         "swapped_with": ", ".join(ds.units[j] for j in flipped),
+                         "explanation": "; ".join(sorted(reasons))})
+    return pd.DataFrame(rows, columns=["unit", "node", "published_rank", "recomputed_rank",
+                                       "swapped_with", "explanation"])
+
+
+def audit(ds: Dataset) -> AuditResult:
+    """Run every reproduction check on a dataset (see the module docstring)."""
+    agg, n_agg = check_aggregates(ds)
+    order, tie_notes, n_rank = check_rank_order(ds)
+    sub, n_sub = check_subtables(ds)
+    claims, n_claims = check_claims(ds)
+    profile, norm, grid_notes, n_norm = indicator_profile(ds)
+    inconsistencies = agg + order + sub + claims + norm
+    for f in explain_rank_differences(ds, inconsistencies).to_dict("records"):
+        if f["explanation"] == "unexplained":
+            inconsistencies.append(Finding(
+                "rank_order", f["unit"], f["node"], f["published_rank"], f["recomputed_rank"],
+                0.0, "the published order contradicts the scores recomputed from the "
+                f"indicators beyond rounding (swapped with {f['swapped_with']})", "published.csv"))
+    return AuditResult(
+        dataset=str(ds.folder), inconsistencies=inconsistencies,
+        notes=tie_notes + grid_notes, profile=profile,
+        rank_differences=explain_rank_differences(ds, inconsistencies),
+        checks={"aggregate": n_agg, "rank_order": n_rank, "subtable": n_sub,
+                "claim": n_claims, "normalisation": n_norm})

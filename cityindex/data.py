@@ -1,0 +1,328 @@
+"""Loading and validating a data folder into a :class:`Dataset`.
+
+A data folder holds ``spec.toml``, ``indicators.csv`` (one row per unit: ``unit`` and one column
+per indicator), ``published.csv`` (the published score and rank of every aggregate node),
+``cities.csv`` (unit metadata) and optionally ``subtables.csv`` (the report's sub-rankings in
+long form). Values are kept as printed: each cell's number of decimals is recorded, because the
+audit needs to know how precisely each value was published.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cityindex.errors import DataError
+from cityindex.spec import Spec, load_spec
+
+NUMBER = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
+INTEGER = re.compile(r"^\d+$")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A CSV file read as strings, with the line number of each row kept for messages."""
+
+    path: str
+    header: list[str]
+    rows: list[list[str]]
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [r[j] for r in self.rows]
+
+    def line(self, i: int) -> int:
+        return i + 2  # header is line 1
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Units x indicators with their published node scores and metadata.
+
+    Attributes
+    ----------
+    units : list of unit identifiers, in the order of ``indicators.csv``.
+    indicators : DataFrame (units x indicators) of published indicator scores.
+    indicator_decimals : DataFrame of the number of decimals printed in each indicator cell.
+    published : DataFrame (units x aggregate nodes) of published scores.
+    published_decimals : DataFrame, printed decimals of each published score.
+    published_ranks : DataFrame (units x aggregate nodes) of published ranks (nullable ints).
+    meta : DataFrame of unit metadata indexed by unit (``cities.csv``); may be empty.
+    subtables : long DataFrame of sub-table rows, or None.
+    claims : the report's text statements about tiers and positions (claims.csv), or None.
+    """
+
+    spec: Spec
+    folder: Path
+    units: list[str]
+    indicators: pd.DataFrame
+    indicator_decimals: pd.DataFrame
+    published: pd.DataFrame
+    published_decimals: pd.DataFrame
+    published_ranks: pd.DataFrame
+    meta: pd.DataFrame
+    subtables: pd.DataFrame | None
+    claims: pd.DataFrame | None = None
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    def label(self, unit: str) -> str:
+        """Chinese name plus English name where known, e.g. '北京 Beijing'."""
+        if "name_en" in self.meta.columns and unit in self.meta.index:
+            return f"{unit} {self.meta.at[unit, 'name_en']}"
+        return unit
+
+
+def read_table(path: Path) -> Table:
+    """Read a UTF-8 CSV file as strings; raise :class:`DataError` on encoding or shape errors."""
+    name = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(name, "file not found", "a CSV file in the data folder") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(name, f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
+                        f"{exc.start})", "a UTF-8 encoded CSV file") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows:
+        raise DataError(name, "empty file", "a header row and data rows")
+    header = [h.strip() for h in rows[0]]
+    body = []
+    for i, row in enumerate(rows[1:]):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataError(f"{name} line {i + 2}", f"{len(row)} fields",
+                            f"{len(header)} fields as in the header")
+        body.append([cell.strip() for cell in row])
+    dupes = {h for h in header if header.count(h) > 1}
+    if dupes:
+        raise DataError(f"{name} header", f"duplicate column(s) {sorted(dupes)}",
+                        "each column once")
+    return Table(name, header, body)
+
+
+def parse_number(text: str, where: str) -> tuple[float, int]:
+    """A printed decimal number and its number of decimals."""
+    m = NUMBER.match(text)
+    if not m:
+        found = "an empty cell" if text == "" else f"'{text}'"
+        raise DataError(where, found, "a decimal number as printed (e.g. 12.34)")
+    value = float(text)
+    if not math.isfinite(value):
+        raise DataError(where, f"'{text}'", "a finite number")
+    return value, len(m.group(3) or "")
+
+
+def _units_column(table: Table) -> list[str]:
+    if "unit" not in table.header:
+        raise DataError(f"{table.path} header", f"columns {table.header}",
+                        "a 'unit' column naming each unit")
+    units = table.column("unit")
+    seen: dict[str, int] = {}
+    for i, u in enumerate(units):
+        if u == "":
+            raise DataError(f"{table.path} line {table.line(i)}", "an empty unit name",
+                            "a unit name")
+        if u in seen:
+            raise DataError(f"{table.path} line {table.line(i)}",
+                            f"duplicate unit '{u}' (first on line {table.line(seen[u])})",
+                            "each unit once")
+        seen[u] = i
+    return units
+
+
+def _same_units(table: Table, units: list[str], reference: str) -> None:
+    mine = table.column("unit")
+    missing = [u for u in units if u not in set(mine)]
+    extra = [u for u in mine if u not in set(units)]
+    if extra:
+        i = mine.index(extra[0])
+        raise DataError(f"{table.path} line {table.line(i)}", f"unknown unit '{extra[0]}'",
+                        f"a unit of {reference}")
+    if missing:
+        raise DataError(table.path, f"unit(s) missing: {', '.join(missing[:5])}"
+                        + (" …" if len(missing) > 5 else ""), f"every unit of {reference}")
+
+
+def _numeric_block(table: Table, columns: list[str], units: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    values = np.empty((len(units), len(columns)))
+    decimals = np.empty((len(units), len(columns)), dtype=int)
+    order = {u: i for i, u in enumerate(table.column("unit"))}
+    for j, col in enumerate(columns):
+        cells = table.column(col)
+        for k, unit in enumerate(units):
+            i = order[unit]
+            values[k, j], decimals[k, j] = parse_number(
+                cells[i], f"{table.path} line {table.line(i)} ({unit}), column '{col}'")
+    return (pd.DataFrame(values, index=units, columns=columns),
+            pd.DataFrame(decimals, index=units, columns=columns))
+
+
+def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
+    """Load and validate a data folder. Raises :class:`DataError` / :class:`SpecError` with a
+    message naming the file, row or key, what was found and what was expected."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(str(folder), "not a directory", "a data folder with spec.toml and CSVs")
+    spec = spec or load_spec(folder / "spec.toml")
+    indicators = spec.indicators
+    aggregates = spec.aggregates
+
+    ind = read_table(folder / "indicators.csv")
+    units = _units_column(ind)
+    unknown = [c for c in ind.header if c != "unit" and c not in indicators]
+    if unknown:
+        raise DataError(f"{ind.path} header", f"unknown node column '{unknown[0]}'",
+                        f"only 'unit' and the spec's indicators {indicators}")
+    missing = [c for c in indicators if c not in ind.header]
+    if missing:
+        raise DataError(f"{ind.path} header", f"missing indicator column '{missing[0]}'",
+                        f"one column per indicator of the spec {indicators}")
+    values, decimals = _numeric_block(ind, indicators, units)
+    lo, hi = spec.scale
+    bad = (values < lo) | (values > hi)
+    if bad.to_numpy().any():
+        unit, col = next((u, c) for u in units for c in indicators if bad.at[u, c])
+        i = ind.column("unit").index(unit)
+        raise DataError(f"{ind.path} line {ind.line(i)} ({unit}), column '{col}'",
+                        f"value {values.at[unit, col]}", f"a score within [{lo}, {hi}]")
+
+    pub = read_table(folder / "published.csv")
+    _units_column(pub)
+    _same_units(pub, units, ind.path)
+    allowed = {"unit", *aggregates, *(f"{a}_rank" for a in aggregates)}
+    unknown = [c for c in pub.header if c not in allowed]
+    if unknown:
+        raise DataError(f"{pub.path} header", f"unknown node column '{unknown[0]}'",
+                        f"'unit', aggregate nodes {aggregates} and their '<node>_rank'")
+    score_cols = [a for a in aggregates if a in pub.header]
+    if spec.root not in score_cols:
+        raise DataError(f"{pub.path} header", f"no column for the root node '{spec.root}'",
+                        "the published composite score")
+    pvalues, pdecimals = _numeric_block(pub, score_cols, units)
+    ranks = pd.DataFrame(index=units, dtype="Int64")
+    order = {u: i for i, u in enumerate(pub.column("unit"))}
+    for a in score_cols:
+        col = f"{a}_rank"
+        if col not in pub.header:
+            continue
+        cells = pub.column(col)
+        out = []
+        for unit in units:
+            i = order[unit]
+            cell = cells[i]
+            if not INTEGER.match(cell) or not 1 <= int(cell) <= len(units):
+                raise DataError(f"{pub.path} line {pub.line(i)} ({unit}), column '{col}'",
+                                f"'{cell}'", f"an integer rank from 1 to {len(units)}")
+            out.append(int(cell))
+        ranks[a] = pd.array(out, dtype="Int64")
+
+    meta = pd.DataFrame(index=pd.Index(units, name="unit"))
+    if (folder / "cities.csv").exists():
+        cities = read_table(folder / "cities.csv")
+        _units_column(cities)
+        _same_units(cities, units, ind.path)
+        meta = pd.DataFrame(cities.rows, columns=cities.header).set_index("unit").loc[units]
+        for gid, group in spec.groups.items():
+            if group.column not in meta.columns:
+                raise DataError(f"{cities.path} header", f"no column '{group.column}'",
+                                f"the column that spec group '{gid}' names")
+
+    sub = None
+    if (folder / "subtables.csv").exists():
+        sub = _load_subtables(folder / "subtables.csv", spec, set(units))
+
+    claims = None
+    if (folder / "claims.csv").exists():
+        claims = _load_claims(folder / "claims.csv", spec, set(units), ranks, meta)
+
+    return Dataset(spec=spec, folder=folder, units=units, indicators=values,
+                   indicator_decimals=decimals, published=pvalues,
+                   published_decimals=pdecimals, published_ranks=ranks, meta=meta,
+                   subtables=sub, claims=claims)
+
+
+SUBTABLE_COLUMNS = ["table", "dimension", "group_kind", "group", "rank", "unit", "node", "value"]
+
+
+def _load_subtables(path: Path, spec: Spec, units: set[str]) -> pd.DataFrame:
+    table = read_table(path)
+    if table.header != SUBTABLE_COLUMNS:
+        raise DataError(f"{table.path} header", f"columns {table.header}",
+                        f"columns {SUBTABLE_COLUMNS}")
+    records = []
+    for i, row in enumerate(table.rows):
+        where = f"{table.path} line {table.line(i)}"
+        rec = dict(zip(SUBTABLE_COLUMNS, row))
+        if rec["unit"] not in units:
+            raise DataError(f"{where}, column 'unit'", f"unknown unit '{rec['unit']}'",
+                            "a unit of indicators.csv")
+        for col in ("dimension", "node"):
+            if rec[col] not in spec.nodes:
+                raise DataError(f"{where}, column '{col}'", f"unknown node '{rec[col]}'",
+                                "a node of the spec")
+        for col in ("table", "rank"):
+            if not INTEGER.match(rec[col]):
+                raise DataError(f"{where}, column '{col}'", f"'{rec[col]}'", "an integer")
+        value, dec = parse_number(rec["value"], f"{where}, column 'value'")
+        records.append({**rec, "table": int(rec["table"]), "rank": int(rec["rank"]),
+                        "value": value, "decimals": dec, "line": table.line(i)})
+    return pd.DataFrame.from_records(records)
+
+
+CLAIM_COLUMNS = ["report_line", "node", "group_kind", "group", "rank_from", "rank_to",
+                 "ordered", "exhaustive", "units", "text"]
+
+
+def _load_claims(path: Path, spec: Spec, units: set[str], ranks: pd.DataFrame,
+                 meta: pd.DataFrame) -> pd.DataFrame:
+    """Text statements of the report: "these units hold ranks rank_from..rank_to of ``node``
+    within the group" (in that order when ``ordered`` is 1; ``exhaustive`` = 1 when the
+    statement's last tier ends the group)."""
+    table = read_table(path)
+    if table.header != CLAIM_COLUMNS:
+        raise DataError(f"{table.path} header", f"columns {table.header}",
+                        f"columns {CLAIM_COLUMNS}")
+    records = []
+    for i, row in enumerate(table.rows):
+        where = f"{table.path} line {table.line(i)}"
+        rec = dict(zip(CLAIM_COLUMNS, row))
+        if rec["node"] not in spec.nodes:
+            raise DataError(f"{where}, column 'node'", f"unknown node '{rec['node']}'",
+                            f"a node of the spec {list(spec.nodes)}")
+        kind = rec["group_kind"]
+        if kind != "all":
+            if kind not in spec.groups:
+                raise DataError(f"{where}, column 'group_kind'", f"'{kind}'",
+                                f"'all' or a spec group {sorted(spec.groups)}")
+            col = spec.groups[kind].column
+            if rec["group"] not in set(meta[col]):
+                raise DataError(f"{where}, column 'group'", f"'{rec['group']}'",
+                                f"a value of cities.csv column '{col}'")
+        for col in ("report_line", "rank_from", "rank_to"):
+            if not INTEGER.match(rec[col]):
+                raise DataError(f"{where}, column '{col}'", f"'{rec[col]}'", "an integer")
+        for col in ("ordered", "exhaustive"):
+            if rec[col] not in ("0", "1"):
+                raise DataError(f"{where}, column '{col}'", f"'{rec[col]}'", "0 or 1")
+        names = [u for u in rec["units"].split("、") if u] if rec["units"] else []
+        for u in names:
+            if u not in units:
+                raise DataError(f"{where}, column 'units'", f"unknown unit '{u}'",
+                                "units of indicators.csv separated by 、")
+        records.append({**rec, "report_line": int(rec["report_line"]),
+                        "rank_from": int(rec["rank_from"]), "rank_to": int(rec["rank_to"]),
+                        "ordered": rec["ordered"] == "1", "exhaustive": rec["exhaustive"] == "1",
+                        "units": names, "line": table.line(i)})
+    return pd.DataFrame.from_records(records, columns=[*CLAIM_COLUMNS, "line"])

@@ -1,0 +1,31 @@
+"""Exception types. Each message names the file, the row or key, what was found and what was
+expected; the command line prints it as one line on stderr and exits with code 2."""
+
+from __future__ import annotations
+
+
+class CityIndexError(Exception):
+    """Base class: bad input that the user must fix."""
+
+    def __init__(self, where: str, found: str, expected: str) -> None:
+        self.where = where
+        self.found = found
+        self.expected = expected
+        super().__init__(f"{where}: {found}; expected {expected}")
+
+
+class SpecError(CityIndexError):
+    """An index specification (spec.toml) is malformed or inconsistent."""
+
+
+class DataError(CityIndexError):
+    """A data folder's CSV files cannot be read or fail validation."""
+
+
+class RunFileError(CityIndexError):
+    """A run file (analyses/*.toml) is malformed."""
+
+
+class ComputationError(CityIndexError):
+    """A scenario could not be computed (e.g. a non-positive value under geometric
+    aggregation); raised rather than dropping the scenario silently."""

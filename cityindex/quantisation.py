@@ -1,0 +1,86 @@
+"""Detection of quantisation grids in published scores.
+
+A published indicator is often a transform of coarse raw data (e.g. Google Trends integers
+rescaled to 0-100), so its values sit on a grid ``k * step``. Finding that grid tells an auditor
+what the data really resolve and which values are off the grid (floors, typos, imputations).
+
+Method: candidate steps are every observed value divided by 1..``max_divisor`` plus small
+multiples of the printing resolution. A value is on the grid when it lies within its own
+rounding half-unit of a multiple of the step. For each candidate the number of on-grid values is
+compared with what chance gives by an exact one-sided binomial test (scipy.stats.binomtest).
+The chance probability is exact, not approximate: the share of all printable numbers (the
+lattice of multiples of the printing resolution over the observed range) that would count as
+on the grid. The test level is 0.05 Bonferroni-corrected for the number of candidates. Among
+significant candidates covering at least ``min_coverage`` of the values the largest step wins
+(every divisor of a true step is also a grid). The step is then refined by interval arithmetic:
+each on-grid value v = m * step known to +-h confines step to [(v-h)/m, (v+h)/m]; the midpoint of
+the intersection is reported (least squares on rounded values is biased and can push values off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import binomtest
+
+
+@dataclass(frozen=True)
+class Grid:
+    step: float
+    coverage: float
+    on_grid: np.ndarray  # bool per value
+    p_value: float
+    n_candidates: int
+
+
+def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 200,
+                min_coverage: float = 0.9, alpha: float = 0.05) -> Grid | None:
+    """The coarsest significant grid the values lie on, or None when there is none."""
+    v = np.asarray(values, dtype=float)
+    h = np.asarray(half_units, dtype=float)
+    resolution = 2 * float(np.median(h))  # the typical printing resolution
+    positive = np.unique(v[v > 0])
+    if positive.size == 0:
+        return None
+    cands = (positive[:, None] / np.arange(1, max_divisor + 1)[None, :]).ravel()
+    cands = np.concatenate([cands, resolution * np.array([2, 4, 5, 10, 20, 25, 50, 100])])
+    cands = np.unique(np.round(cands, 9))
+    cands = cands[cands >= 2 * resolution - 1e-12]
+    if cands.size == 0:
+        return None
+    lattice = np.arange(np.floor(v.min() / resolution), np.ceil(v.max() / resolution) + 1)
+    if lattice.size > 20000:
+        lattice = lattice[:: lattice.size // 20000 + 1]
+    lattice = lattice * resolution
+    tol = h[None, :] + 1e-9
+    dev = np.abs(v[None, :] - cands[:, None] * np.round(v[None, :] / cands[:, None]))
+    on = dev <= tol
+    counts = on.sum(axis=1)
+    coverage = counts / v.size
+    order = np.argsort(-cands)
+    level = alpha / cands.size
+    for i in order:
+        if coverage[i] < min_coverage:
+            continue
+        d = cands[i]
+        p_chance = float(np.mean(np.abs(lattice - d * np.round(lattice / d))
+                                 <= resolution / 2 + 1e-9))
+        if p_chance >= 1.0:
+            continue
+        p = binomtest(int(counts[i]), v.size, p_chance, alternative="greater").pvalue
+        if p < level:
+            step = _refine(v[on[i]], h[on[i]], d)
+            mask = np.abs(v - step * np.round(v / step)) <= h + 1e-9
+            return Grid(step, float(mask.mean()), mask, float(p), int(cands.size))
+    return None
+
+
+def _refine(v: np.ndarray, h: np.ndarray, step: float) -> float:
+    m = np.round(v / step)
+    keep = m > 0
+    if not keep.any():
+        return step
+    lo = np.max((v[keep] - h[keep]) / m[keep])
+    hi = np.min((v[keep] + h[keep]) / m[keep])
+    return float((lo + hi) / 2) if lo <= hi else step

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import rankdata
+
+from cityindex.rank import RankHistogram, rank_desc
+
+
+@pytest.mark.parametrize("levels", [3, 10, 1000])
+def test_rank_desc_matches_scipy_min_method(levels):
+    rng = np.random.default_rng(levels)
+    scores = rng.integers(0, levels, size=(500, 17)).astype(float)  # many ties
+    expected = np.vstack([rankdata(-row, method="min") for row in scores])
+    np.testing.assert_array_equal(rank_desc(scores), expected)
+
+
+def test_rank_desc_one_dimensional():
+    np.testing.assert_array_equal(rank_desc(np.array([3.0, 1.0, 3.0, 2.0])), [1, 4, 1, 3])
+
+
+def test_rank_desc_refuses_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        rank_desc(np.array([[1.0, np.nan]]))
+
+
+def test_histogram_statistics_match_direct_computation():
+    rng = np.random.default_rng(7)
+    scores = rng.normal(size=(4000, 9)) + np.linspace(0, 2, 9)
+    ranks = rank_desc(scores)
+    hist = RankHistogram(9)
+    for chunk in np.array_split(ranks, 7):
+        hist.add(chunk)
+    assert hist.n == 4000
+    np.testing.assert_allclose(hist.probabilities().sum(axis=1), 1.0)
+    np.testing.assert_allclose(hist.mean(), ranks.mean(axis=0))
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        np.testing.assert_array_equal(
+            hist.quantile(q), np.quantile(ranks, q, axis=0, method="inverted_cdf"))
+    np.testing.assert_array_equal(hist.minimum(), ranks.min(axis=0))
+    np.testing.assert_array_equal(hist.maximum(), ranks.max(axis=0))
+    tiers = hist.tier_probabilities((2, 3))
+    np.testing.assert_allclose(tiers[:, 0], (ranks <= 2).mean(axis=0))
+    np.testing.assert_allclose(tiers[:, 2], (ranks > 5).mean(axis=0))
+    lo = np.full(9, 3)
+    hi = np.full(9, 4)
+    np.testing.assert_allclose(hist.prob_between(lo, hi),
+                               ((ranks >= 3) & (ranks <= 4)).mean(axis=0))
