@@ -10,7 +10,7 @@ import numpy as np
 
 from cityindex.spec import tier_of_rank
 
-__all__ = ["RankHistogram", "rank_desc", "tier_of_rank"]
+__all__ = ["RankFolder", "RankHistogram", "rank_desc", "sorted_order", "tier_of_rank"]
 
 
 def rank_desc(scores: np.ndarray) -> np.ndarray:
@@ -104,3 +104,136 @@ class RankHistogram:
         for t in range(1, n_tiers + 1):
             out[:, t - 1] = self.counts[:, tier == t].sum(axis=1)
         return out / max(self.n, 1)
+
+
+def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Units of each row in descending score order, fast and exact.
+
+    Each score is mapped to an int64 key that sorts like the score (the bit pattern of the
+    positive double ``max + 1 - score``, whose integer order is its float order) with its low
+    bits replaced by the unit index; one integer sort per row then yields the order, and the
+    unit is read back from the low bits. Integer sorts are several times faster than argsort.
+    The mapping is monotone, so it can only merge scores, never swap them; rows where two
+    adjacent keys share their high bits (an exact tie, or scores equal to ~1e-13 relative) are
+    reported in ``maybe_tied`` for an exact treatment by :func:`rank_desc`.
+
+    Returns
+    -------
+    order : (rows, units) int64, order[s, p] = the unit at position p (0 = best).
+    maybe_tied : (rows,) bool.
+    """
+    s = np.atleast_2d(np.asarray(scores, dtype=float))
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinity: a scenario could not be computed")
+    n_units = s.shape[1]
+    bits = max(1, (n_units - 1).bit_length())
+    mask = np.int64((1 << bits) - 1)
+    keys = np.subtract(s.max() + 1.0, s).view(np.int64)
+    keys &= ~mask
+    keys |= np.arange(n_units, dtype=np.int64)
+    keys.sort(axis=1)
+    maybe_tied = ((keys[:, 1:] ^ keys[:, :-1]) <= mask).any(axis=1)
+    keys &= mask
+    return keys, maybe_tied
+
+
+class RankFolder:
+    """Folds blocks of scores into rank statistics without materialising rank matrices.
+
+    Keeps (all integer counts, so chunking never changes a result):
+    - ``overall``: units x ranks histogram;
+    - one units x within-group-ranks histogram per partition of the units (e.g. regions),
+      each unit ranked among the members of its own group;
+    - ``shift_counts``: histogram of sum_c |rank_c - reference_c| per scenario.
+    Rows with (possible) ties go through the exact ``rank_desc`` path ("min" ties).
+    """
+
+    def __init__(self, n_units: int, reference: np.ndarray,
+                 partitions: list[np.ndarray] | None = None) -> None:
+        self.n_units = n_units
+        self.reference = np.asarray(reference, dtype=np.int64)
+        self.overall = RankHistogram(n_units)
+        self.partitions = [np.asarray(p, dtype=np.int64) for p in (partitions or [])]
+        self.partition_counts = [np.zeros((n_units, n_units), dtype=np.int64)
+                                 for _ in self.partitions]
+        self.shift_counts = np.zeros(n_units * n_units + 1, dtype=np.int64)
+        self._bits = max(1, (n_units - 1).bit_length())
+        # For each partition: the fixed within-group rank of each slot once rows are
+        # regrouped by label (group sizes are the same in every scenario).
+        # Units outside every group of a partition (label -1) form one extra, unread group.
+        # After regrouping each row by label (group sizes are the same in every scenario),
+        # the within-group rank of each slot is fixed: slot_rank.
+        self._label_key, self._slot_rank = [], []
+        for lab in self.partitions:
+            full = np.where(lab >= 0, lab, lab.max() + 1)
+            sizes = np.bincount(full)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            slot_label = np.repeat(np.arange(sizes.size), sizes)
+            self._slot_rank.append(np.arange(n_units) - starts[slot_label])
+            self._label_key.append(full.astype(np.int64) << (2 * self._bits))
+        self._tile_cache: dict[int, tuple] = {}
+
+    def _tiles(self, rows: int) -> tuple[np.ndarray, ...]:
+        """Flat, contiguous per-position constants for a block of ``rows`` scenarios
+        (broadcasting over a short last axis is several times slower than flat ops)."""
+        if rows not in self._tile_cache:
+            u = self.n_units
+            pos = np.tile(np.arange(u, dtype=np.int64), rows)
+            slots = [np.tile(r, rows) for r in self._slot_rank]
+            self._tile_cache = {rows: (pos, pos + 1, pos << self._bits, slots)}
+        return self._tile_cache[rows]
+
+    def add(self, scores: np.ndarray) -> np.ndarray:
+        """Fold a (scenarios x units) block; returns the per-scenario shift sums."""
+        u = self.n_units
+        order, tied = sorted_order(scores)
+        clean = ~tied
+        shifts = np.empty(order.shape[0], dtype=np.int64)
+        if clean.any():
+            o = (order[clean] if tied.any() else order).ravel()
+            rows = o.size // u
+            pos, rank, pos_key, slots = self._tiles(rows)
+            flat = o * u
+            flat += pos
+            self.overall.counts += np.bincount(flat, minlength=u * u).reshape(u, u)
+            d = np.take(self.reference, o)
+            d -= rank
+            np.abs(d, out=d)
+            shifts[clean] = d.reshape(rows, u).sum(axis=1)
+            mask = (1 << self._bits) - 1
+            for label_key, counts, slot in zip(self._label_key, self.partition_counts, slots):
+                # regroup each row by label, keeping the rank order inside each label
+                key = np.take(label_key, o)
+                key |= pos_key
+                key |= o
+                key = key.reshape(rows, u)
+                key.sort(axis=1)
+                key = key.ravel()
+                key &= mask
+                key *= u
+                key += slot
+                counts += np.bincount(key, minlength=u * u).reshape(u, u)
+        if tied.any():
+            ranks = rank_desc(np.atleast_2d(scores)[tied])
+            self.overall.add(ranks)
+            shifts[tied] = np.abs(ranks - self.reference).sum(axis=1)
+            for lab, counts in zip(self.partitions, self.partition_counts):
+                for label in np.unique(lab[lab >= 0]):
+                    members = np.flatnonzero(lab == label)
+                    within = rank_desc(np.atleast_2d(scores)[tied][:, members])
+                    flat = (members[None, :] * u + within - 1).ravel()
+                    counts += np.bincount(flat, minlength=u * u).reshape(u, u)
+        self.shift_counts += np.bincount(shifts, minlength=self.shift_counts.size)
+        return shifts
+
+    def merge(self, other: RankFolder) -> None:
+        self.overall.merge(other.overall)
+        for a, b in zip(self.partition_counts, other.partition_counts):
+            a += b
+        self.shift_counts += other.shift_counts
+
+    def group_histogram(self, partition: int, members: np.ndarray) -> RankHistogram:
+        """The within-group rank histogram of one group of a partition."""
+        hist = RankHistogram(members.size)
+        hist.counts = self.partition_counts[partition][members][:, :members.size].copy()
+        return hist

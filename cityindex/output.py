@@ -1,0 +1,67 @@
+"""Writing outputs: deterministic bytes, atomic replacement, checksums.
+
+Only the command line and the report builders call this module (the library computes and
+returns). Every file is written into a temporary folder beside the destination and moved into
+place only when all of them are complete, so a failed run leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+FLOAT_FORMAT = "%.10g"
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8")
+
+
+def json_bytes(obj: object) -> bytes:
+    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, allow_nan=False)
+            + "\n").encode("utf-8")
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class OutputFolder:
+    """Collects files in a temporary folder; ``commit`` moves them all into ``dest``."""
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = Path(dest)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.dest.name}.", dir=self.dest.parent))
+        self.hashes: dict[str, str] = {}
+
+    def write(self, name: str, data: bytes, hashed: bool = True) -> None:
+        path = self.tmp / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if hashed:
+            self.hashes[name] = sha256(data)
+
+    def csv(self, name: str, df: pd.DataFrame) -> None:
+        self.write(name, csv_bytes(df))
+
+    def json(self, name: str, obj: object, hashed: bool = True) -> None:
+        self.write(name, json_bytes(obj), hashed)
+
+    def commit(self) -> None:
+        self.dest.mkdir(parents=True, exist_ok=True)
+        for path in sorted(self.tmp.rglob("*")):
+            if path.is_file():
+                target = self.dest / path.relative_to(self.tmp)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)

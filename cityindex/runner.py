@@ -1,0 +1,180 @@
+"""``cityindex run RUNFILE``: run every analysis a run file enables and write the report
+folder (CSV, JSON, manifest). Part of the command-line layer: it is the one place besides
+``report/`` that writes files, always through :class:`cityindex.output.OutputFolder`."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from cityindex.audit import audit
+from cityindex.data import load_dataset
+from cityindex.output import OutputFolder
+from cityindex.runfile import RunConfig, load_runfile
+from cityindex.sensitivity.leave_one_out import leave_one_out, leave_one_out_summary
+from cityindex.sensitivity.montecarlo import (
+    acceptability_table,
+    group_table,
+    rank_table,
+    run_montecarlo,
+    shift_summary,
+)
+
+PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
+            "threadpoolctl"]
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, label: str, enabled: bool) -> None:
+        self.label = label
+        self.enabled = enabled
+        self.start = time.perf_counter()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (done < total and now - self.last < 0.25):
+            return
+        self.last = now
+        frac = done / max(total, 1)
+        bar = "#" * int(30 * frac)
+        rate = done / max(time.perf_counter() - self.start, 1e-9)
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {done:>9,}/{total:,} ({rate:,.0f}/s)")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    try:
+        out["cityindex"] = metadata.version("cityindex")
+    except metadata.PackageNotFoundError:
+        out["cityindex"] = "source"
+    return out
+
+
+def method_notes(cfg: RunConfig) -> dict:
+    """The assumptions behind the numbers, in words, for summary.json and the report."""
+    w = cfg.weights
+    weights = {
+        "uniform": f"each node weight multiplied by U(1-{w.delta}, 1+{w.delta}) independently, "
+                   "then renormalised among siblings (Saisana, Saltelli & Tarantola 2005)",
+        "dirichlet": f"each sibling group ~ Dirichlet({w.concentration} x nominal weights)",
+        "simplex": "each sibling group uniform on the simplex, Dirichlet(1,...,1) (SMAA, "
+                   "Lahdelma & Salminen 2001)",
+        "fixed": "nominal weights",
+    }[w.model]
+    return {
+        "weights": weights,
+        "normalisation": f"one of {list(cfg.normalisations)} per scenario, equally likely",
+        "aggregation": f"one of {list(cfg.aggregations)} per scenario, equally likely, applied "
+                       f"at every aggregate node; geometric uses value + {cfg.geometric_offset}",
+        "ranks": "1 = best; ties share the lowest rank ('min')",
+        "quantiles": "inverse-CDF (Hyndman & Fan type 1) from exact rank histograms",
+        "reference_ranking": "nominal: published normalisation, arithmetic aggregation, "
+                             "nominal weights, recomputed from the published indicators",
+        "standard_errors": "binomial Monte-Carlo standard error sqrt(p(1-p)/N)",
+        "rank_fragile": f"90% Monte-Carlo rank interval (p05-p95) at least {cfg.rank_width} "
+                        "ranks wide",
+        "tier_fragile": f"P(published tier) below {cfg.tier_probability}",
+        "randomness": f"numpy PCG64 streams from SeedSequence({cfg.seed}), one per block of "
+                      "2048 scenarios keyed by block index",
+    }
+
+
+def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
+             chunk_blocks: int | None = None) -> Path:
+    """Run ``runfile`` and write its report folder; returns the folder."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cfg = load_runfile(runfile)
+    out = out or Path("reports") / runfile.stem
+    ds = load_dataset(cfg.data)
+    timings["load"] = time.perf_counter() - t0
+
+    folder = OutputFolder(out)
+    try:
+        t = time.perf_counter()
+        result = audit(ds)
+        folder.csv("reproduction.csv", result.table())
+        folder.csv("indicator_profile.csv", result.profile)
+        timings["reproduce"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        mc = run_montecarlo(ds, cfg, chunk_blocks=chunk_blocks,
+                            progress=Progress("Monte Carlo", progress))
+        ranks = rank_table(mc)
+        folder.csv("ranks.csv", ranks)
+        folder.csv("acceptability.csv", acceptability_table(mc))
+        groups = group_table(mc)
+        folder.csv("groups.csv", groups)
+        timings["montecarlo"] = time.perf_counter() - t
+
+        loo_summary = None
+        if cfg.leave_one_out:
+            t = time.perf_counter()
+            loo = leave_one_out(ds)
+            folder.csv("leave_one_out.csv", loo)
+            loo_summary = leave_one_out_summary(loo, ds.spec.indicators)
+            timings["leave_one_out"] = time.perf_counter() - t
+
+        summary = {
+            "run": cfg.to_dict(),
+            "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
+                        "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
+            "method": method_notes(cfg),
+            "reproduction": {"inconsistencies": len(result.inconsistencies),
+                             "by_check": {k: sum(f.check == k for f in result.inconsistencies)
+                                          for k in result.checks}},
+            "montecarlo": {
+                "scenarios": mc.n,
+                "scenarios_by_choice": {
+                    f"{nm}/{ag}": int(mc.choice_counts[i, j])
+                    for i, nm in enumerate(cfg.normalisations)
+                    for j, ag in enumerate(cfg.aggregations)},
+                "average_abs_rank_shift": shift_summary(mc),
+                "rank_fragile": int(ranks["rank_fragile"].sum()),
+                "tier_fragile": int(ranks["tier_fragile"].sum()),
+                "tier_fragile_by_published_tier": {
+                    str(t): int(ranks.loc[ranks.published_tier == t, "tier_fragile"].sum())
+                    for t in sorted(ranks["published_tier"].unique())},
+                "nominal_differs_from_published": [
+                    {"unit": u, "published_rank": int(p), "nominal_rank": int(n)}
+                    for u, p, n in ranks[["unit", "published_rank", "nominal_rank"]]
+                    .itertuples(index=False) if p != n],
+                "group_tier_fragile": {
+                    kind: int(g["group_tier_fragile"].sum())
+                    for kind, g in groups.groupby("group_kind", sort=True)},
+                "max_se_p_published_tier": float(np.max(ranks["se_p_published_tier"])),
+            },
+        }
+        if loo_summary is not None:
+            summary["leave_one_out"] = loo_summary
+        folder.json("summary.json", summary)
+        timings["total"] = time.perf_counter() - t0
+        manifest = {
+            "run_file": str(cfg.path), "run_file_sha256": cfg.sha256, "seed": cfg.seed,
+            "versions": versions(),
+            "platform": {"machine": platform.machine(), "system": platform.system()},
+            "wall_time_seconds": {k: round(v, 3) for k, v in timings.items()},
+            "outputs": dict(sorted(folder.hashes.items())),
+        }
+        folder.json("manifest.json", manifest, hashed=False)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    return out

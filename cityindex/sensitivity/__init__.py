@@ -1,0 +1,1 @@
+"""Sensitivity and uncertainty analyses, one module per method."""

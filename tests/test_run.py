@@ -1,0 +1,131 @@
+"""`cityindex run`: run-file validation, output contract, byte-identical reruns."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from conftest import DATA
+
+from cityindex.cli import main
+from cityindex.errors import RunFileError
+from cityindex.runfile import load_runfile
+
+RUN = f"""
+[run]
+data = "{DATA.as_posix()}"
+seed = 7
+samples = 6000
+
+[weights]
+model = "uniform"
+delta = 0.25
+
+[normalisation]
+choices = ["published", "minmax"]
+
+[aggregation]
+choices = ["arithmetic", "geometric"]
+
+[flags]
+rank_width = 10
+tier_probability = 0.90
+
+[leave_one_out]
+enabled = true
+"""
+
+RANK_COLUMNS = ["unit", "published_rank", "nominal_rank", "median", "mean", "p05", "p25",
+                "p75", "p95", "mc_min", "mc_max", "p_published_rank", "p_within_2", "p_tier_1",
+                "p_tier_2", "p_tier_3", "p_published_tier", "se_p_published_tier",
+                "rank_fragile", "tier_fragile", "reasons"]
+
+
+@pytest.fixture
+def runfile(tmp_path):
+    path = tmp_path / "analyses" / "small.toml"
+    path.parent.mkdir()
+    path.write_text(RUN, encoding="utf-8")
+    return path
+
+
+def digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+
+
+def test_run_writes_the_contracted_outputs(runfile, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(runfile), "--out", str(out), "--quiet"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {"ranks.csv", "acceptability.csv", "groups.csv", "summary.json", "manifest.json",
+            "leave_one_out.csv"} <= names
+    ranks = pd.read_csv(out / "ranks.csv")
+    assert list(ranks.columns[:3]) == ["unit", "name_en", "published_rank"]
+    assert set(RANK_COLUMNS) <= set(ranks.columns)
+    assert len(ranks) == 106
+    acc = pd.read_csv(out / "acceptability.csv")
+    assert acc.shape == (106, 107)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["run_file_sha256"] == hashlib.sha256(runfile.read_bytes()).hexdigest()
+    assert manifest["seed"] == 7
+    for name, digest in manifest["outputs"].items():
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["montecarlo"]["scenarios"] == 6000
+    assert summary["montecarlo"]["rank_fragile"] == int(ranks["rank_fragile"].sum())
+    assert "mean" in summary["montecarlo"]["average_abs_rank_shift"]
+
+
+def test_rerun_and_other_chunking_give_identical_bytes(runfile, tmp_path):
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    main(["run", str(runfile), "--out", str(a), "--quiet"])
+    main(["run", str(runfile), "--out", str(b), "--quiet"])
+    main(["run", str(runfile), "--out", str(c), "--quiet", "--chunk-blocks", "1"])
+    assert digests(a) == digests(b) == digests(c)
+
+
+def test_default_output_folder_is_reports_runfile_stem(runfile, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    main(["run", str(runfile), "--quiet"])
+    assert (tmp_path / "reports" / "small" / "ranks.csv").exists()
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("samples = 6000", "samples = 0", "[run].samples: found 0"),
+    ('model = "uniform"', 'model = "gaussian"', "[weights].model: found 'gaussian'"),
+    ('"published", "minmax"', '"published", "log"', "unknown choice 'log'"),
+    ("delta = 0.25", "delta = 1.5", "[weights].delta: found 1.5"),
+    ("[flags]", "[flag]", "unknown section [flag]"),
+    ("seed = 7", 'seed = "seven"', "[run].seed: found 'seven'"),
+])
+def test_bad_run_file_is_named(runfile, old, new, message):
+    runfile.write_text(RUN.replace(old, new), encoding="utf-8")
+    with pytest.raises(RunFileError) as info:
+        load_runfile(runfile)
+    assert message in str(info.value) and "small.toml" in str(info.value)
+
+
+def test_bad_run_file_cli_exit_2_and_nothing_written(runfile, tmp_path):
+    runfile.write_text(RUN.replace("samples = 6000", "samples = -1"), encoding="utf-8")
+    out = tmp_path / "never"
+    proc = subprocess.run([sys.executable, "-m", "cityindex", "run", str(runfile), "--out",
+                           str(out)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "samples" in proc.stderr
+    assert not out.exists()
+
+
+def test_failed_computation_leaves_nothing_half_written(runfile, tmp_path):
+    # min-max puts each indicator's minimum at exactly 0: geometric with offset 0 must fail
+    runfile.write_text(RUN.replace('"published", "minmax"', '"minmax"').replace(
+        '[aggregation]\nchoices = ["arithmetic", "geometric"]',
+        '[aggregation]\nchoices = ["geometric"]\ngeometric_offset = 0'), encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["run", str(runfile), "--out", str(out), "--quiet"]) == 2
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
