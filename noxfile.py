@@ -43,4 +43,5 @@ def sensitivity(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks (not part of the tests)."""
     session.install("-e", ".")
-    session.run("python", "benchmarks/bench_montecarlo.py", *session.posargs)
+    session.run("python", "benchmarks/bench_montecarlo.py")
+    session.run("python", "benchmarks/bench_sobol.py", *session.posargs)

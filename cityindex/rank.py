@@ -237,3 +237,16 @@ class RankFolder:
         hist = RankHistogram(members.size)
         hist.counts = self.partition_counts[partition][members][:, :members.size].copy()
         return hist
+
+
+def rank_matrix(scores: np.ndarray) -> np.ndarray:
+    """Per-unit ranks (scenarios x units), ties "min": :func:`sorted_order` scattered back,
+    with rows that may hold ties recomputed exactly by :func:`rank_desc`."""
+    order, tied = sorted_order(scores)
+    rows, units = order.shape
+    ranks = np.empty((rows, units), dtype=np.int32)
+    np.put_along_axis(ranks, order, np.broadcast_to(
+        np.arange(1, units + 1, dtype=np.int32), (rows, units)), axis=1)
+    if tied.any():
+        ranks[tied] = rank_desc(np.atleast_2d(scores)[tied])
+    return ranks

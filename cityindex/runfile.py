@@ -8,6 +8,8 @@ Schema (a contract: extend, don't change)::
     [aggregation]    choices = [arithmetic | geometric, ...]; geometric_offset
     [flags]          rank_width, tier_probability
     [leave_one_out]  enabled
+    [sobol]          enabled, n (power of two), n_boot, weights = "nodes" | "grouped",
+                     leave_one_out (include the leave-one-out trigger factor)
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from cityindex.errors import RunFileError
 from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
 
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
-KNOWN_SECTIONS = {"run", "weights", "normalisation", "aggregation", "flags", "leave_one_out"}
+KNOWN_SECTIONS = {"run", "weights", "normalisation", "aggregation", "flags", "leave_one_out",
+                  "sobol"}
+
+
+@dataclass(frozen=True)
+class SobolConfig:
+    n: int = 2**14
+    n_boot: int = 200
+    grouped: bool = False
+    leave_one_out: bool = True
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class RunConfig:
     rank_width: int = 10
     tier_probability: float = 0.90
     leave_one_out: bool = False
+    sobol: SobolConfig | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -57,6 +69,10 @@ class RunConfig:
                             "geometric_offset": self.geometric_offset},
             "flags": {"rank_width": self.rank_width, "tier_probability": self.tier_probability},
             "leave_one_out": {"enabled": self.leave_one_out},
+            "sobol": ({"enabled": True, "n": self.sobol.n, "n_boot": self.sobol.n_boot,
+                       "weights": "grouped" if self.sobol.grouped else "nodes",
+                       "leave_one_out": self.sobol.leave_one_out}
+                      if self.sobol else {"enabled": False}),
         }
 
 
@@ -154,8 +170,25 @@ def load_runfile(path: str | Path, root: Path | None = None) -> RunConfig:
         raise RunFileError(f"{fwhere}.tier_probability", f"found {tierp}", "a number in (0, 1]")
     loo = raw.get("leave_one_out", {})
     loo_on = _get(loo, "enabled", f"{name} [leave_one_out]", bool, "true or false", False)
+    sobol = _sobol(raw.get("sobol", {}), f"{name} [sobol]")
     return RunConfig(
         path=path, sha256=hashlib.sha256(raw_bytes).hexdigest(), data=data_path, seed=seed,
         samples=samples, weights=WeightsConfig(model, delta, conc),
         normalisations=normalisations, aggregations=aggregations, geometric_offset=offset,
-        rank_width=width, tier_probability=tierp, leave_one_out=loo_on)
+        rank_width=width, tier_probability=tierp, leave_one_out=loo_on, sobol=sobol)
+
+
+def _sobol(table: dict, where: str) -> SobolConfig | None:
+    if not _get(table, "enabled", where, bool, "true or false", False):
+        return None
+    n = _get(table, "n", where, int, "a power of two, e.g. 16384", 2**14)
+    if n < 4 or n & (n - 1):
+        raise RunFileError(f"{where}.n", f"found {n}", "a power of two >= 4 (Sobol' sequence)")
+    n_boot = _get(table, "n_boot", where, int, "an integer >= 10", 200)
+    if n_boot < 10:
+        raise RunFileError(f"{where}.n_boot", f"found {n_boot}", "an integer >= 10")
+    weights = _get(table, "weights", where, str, "'nodes' or 'grouped'", "nodes")
+    if weights not in ("nodes", "grouped"):
+        raise RunFileError(f"{where}.weights", f"found {weights!r}", "'nodes' or 'grouped'")
+    loo = _get(table, "leave_one_out", where, bool, "true or false", True)
+    return SobolConfig(n, n_boot, weights == "grouped", loo)

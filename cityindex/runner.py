@@ -16,6 +16,7 @@ from cityindex.audit import audit
 from cityindex.data import load_dataset
 from cityindex.output import OutputFolder
 from cityindex.runfile import RunConfig, load_runfile
+from cityindex.sensitivity.index_sobol import index_sobol
 from cityindex.sensitivity.leave_one_out import leave_one_out, leave_one_out_summary
 from cityindex.sensitivity.montecarlo import (
     acceptability_table,
@@ -95,6 +96,28 @@ def method_notes(cfg: RunConfig) -> dict:
     }
 
 
+def sobol_summary_dict(indices, problem: dict, cfg: RunConfig) -> dict:
+    """Sobol' facts for summary.json: design size, wide intervals, the average shift's
+    indices, and for how many units each factor has the largest total index."""
+    defined = indices[indices["note"] == ""]
+    wide = defined[(defined["S1_conf"] > 0.1) | (defined["ST_conf"] > 0.1)]
+    d = len(set(problem.get("groups") or problem["names"]))
+    shift = indices[indices["unit"] == "mean_abs_shift"]
+    units = defined[defined["unit"] != "mean_abs_shift"]
+    top = units.loc[units.groupby("unit", sort=True)["ST"].idxmax(), "factor"]
+    return {
+        "n": cfg.sobol.n, "factors": d, "evaluations": cfg.sobol.n * (d + 2),
+        "n_boot": cfg.sobol.n_boot,
+        "ci_half_width_above_0_1": len(wide),
+        "flag_wide_ci": bool(len(wide) > 0),
+        "undefined_outputs": sorted(set(indices.loc[indices["note"] != "", "unit"])),
+        "mean_abs_shift": {r["factor"]: {"S1": r["S1"], "ST": r["ST"]}
+                           for r in shift.to_dict("records")},
+        "units_by_dominant_factor": {k: int(v) for k, v in
+                                     top.value_counts().sort_index().items()},
+    }
+
+
 def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
              chunk_blocks: int | None = None) -> Path:
     """Run ``runfile`` and write its report folder; returns the folder."""
@@ -131,6 +154,15 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             loo_summary = leave_one_out_summary(loo, ds.spec.indicators)
             timings["leave_one_out"] = time.perf_counter() - t
 
+        sobol_summary = None
+        if cfg.sobol:
+            t = time.perf_counter()
+            indices, convergence, problem = index_sobol(ds, cfg, cfg.seed)
+            folder.csv("sobol.csv", indices)
+            folder.csv("sobol_convergence.csv", convergence)
+            sobol_summary = sobol_summary_dict(indices, problem, cfg)
+            timings["sobol"] = time.perf_counter() - t
+
         summary = {
             "run": cfg.to_dict(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
@@ -163,6 +195,8 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
         }
         if loo_summary is not None:
             summary["leave_one_out"] = loo_summary
+        if sobol_summary is not None:
+            summary["sobol"] = sobol_summary
         folder.json("summary.json", summary)
         timings["total"] = time.perf_counter() - t0
         manifest = {
