@@ -10,6 +10,8 @@ Schema (a contract: extend, don't change)::
     [leave_one_out]  enabled
     [sobol]          enabled, n (power of two), n_boot, weights = "nodes" | "grouped",
                      leave_one_out (include the leave-one-out trigger factor)
+    [extremes]       enabled, delta (default: [weights].delta)
+    [importance]     enabled, bandwidth (LOWESS frac)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMA
 
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 KNOWN_SECTIONS = {"run", "weights", "normalisation", "aggregation", "flags", "leave_one_out",
-                  "sobol"}
+                  "sobol", "extremes", "importance"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ class RunConfig:
     tier_probability: float = 0.90
     leave_one_out: bool = False
     sobol: SobolConfig | None = None
+    extremes_delta: float | None = None     # None: extremes disabled
+    importance_bandwidth: float | None = None  # None: importance disabled
 
     def to_dict(self) -> dict:
         return {
@@ -73,6 +77,10 @@ class RunConfig:
                        "weights": "grouped" if self.sobol.grouped else "nodes",
                        "leave_one_out": self.sobol.leave_one_out}
                       if self.sobol else {"enabled": False}),
+            "extremes": ({"enabled": True, "delta": self.extremes_delta}
+                         if self.extremes_delta is not None else {"enabled": False}),
+            "importance": ({"enabled": True, "bandwidth": self.importance_bandwidth}
+                           if self.importance_bandwidth is not None else {"enabled": False}),
         }
 
 
@@ -171,11 +179,28 @@ def load_runfile(path: str | Path, root: Path | None = None) -> RunConfig:
     loo = raw.get("leave_one_out", {})
     loo_on = _get(loo, "enabled", f"{name} [leave_one_out]", bool, "true or false", False)
     sobol = _sobol(raw.get("sobol", {}), f"{name} [sobol]")
+    ext = raw.get("extremes", {})
+    ewhere = f"{name} [extremes]"
+    extremes_delta = None
+    if _get(ext, "enabled", ewhere, bool, "true or false", False):
+        extremes_delta = float(_get(ext, "delta", ewhere, (int, float), "a number in [0, 1)",
+                                    delta))
+        if not 0 <= extremes_delta < 1:
+            raise RunFileError(f"{ewhere}.delta", f"found {extremes_delta}", "a number in [0, 1)")
+    imp = raw.get("importance", {})
+    iwhere = f"{name} [importance]"
+    bandwidth = None
+    if _get(imp, "enabled", iwhere, bool, "true or false", False):
+        bandwidth = float(_get(imp, "bandwidth", iwhere, (int, float), "a LOWESS frac in (0, 1]",
+                               0.5))
+        if not 0 < bandwidth <= 1:
+            raise RunFileError(f"{iwhere}.bandwidth", f"found {bandwidth}", "a number in (0, 1]")
     return RunConfig(
         path=path, sha256=hashlib.sha256(raw_bytes).hexdigest(), data=data_path, seed=seed,
         samples=samples, weights=WeightsConfig(model, delta, conc),
         normalisations=normalisations, aggregations=aggregations, geometric_offset=offset,
-        rank_width=width, tier_probability=tierp, leave_one_out=loo_on, sobol=sobol)
+        rank_width=width, tier_probability=tierp, leave_one_out=loo_on, sobol=sobol,
+        extremes_delta=extremes_delta, importance_bandwidth=bandwidth)
 
 
 def _sobol(table: dict, where: str) -> SobolConfig | None:

@@ -15,12 +15,17 @@ import numpy as np
 from cityindex.audit import audit
 from cityindex.data import load_dataset
 from cityindex.output import OutputFolder
+from cityindex.rank import tier_of_rank
 from cityindex.runfile import RunConfig, load_runfile
+from cityindex.sensitivity.dominance import dominance_tables
+from cityindex.sensitivity.extremes import extreme_ranks
+from cityindex.sensitivity.importance import coherence_table, importance_table
 from cityindex.sensitivity.index_sobol import index_sobol
 from cityindex.sensitivity.leave_one_out import leave_one_out, leave_one_out_summary
 from cityindex.sensitivity.montecarlo import (
     acceptability_table,
     group_table,
+    nominal_scores,
     rank_table,
     run_montecarlo,
     shift_summary,
@@ -163,6 +168,48 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             sobol_summary = sobol_summary_dict(indices, problem, cfg)
             timings["sobol"] = time.perf_counter() - t
 
+        extremes_summary = None
+        if cfg.extremes_delta is not None:
+            t = time.perf_counter()
+            ext = extreme_ranks(ds, cfg.extremes_delta)
+            folder.csv("extremes.csv", ext)
+            pairs, dom = dominance_tables(ds)
+            folder.csv("dominance.csv", pairs)
+            folder.csv("dominance_summary.csv", dom)
+            extremes_summary = {
+                "delta": cfg.extremes_delta,
+                "tier_guaranteed": int(ext["tier_guaranteed"].sum()),
+                "tier_guaranteed_by_tier": {
+                    str(t): int(ext.loc[tier_of_rank(ext["published_rank"].to_numpy(),
+                                                     ds.spec.tiers) == t,
+                                        "tier_guaranteed"].sum())
+                    for t in range(1, len(ds.spec.tiers) + 1)},
+                "dominance_pairs": len(pairs),
+                "tier_fixed_by_dominance": int(dom["tier_fixed_by_dominance"].sum()),
+            }
+            timings["extremes"] = time.perf_counter() - t
+
+        importance_summary = None
+        if cfg.importance_bandwidth is not None:
+            t = time.perf_counter()
+            composite = nominal_scores(ds)
+            imp = importance_table(ds, composite, cfg.importance_bandwidth)
+            folder.csv("importance.csv", imp)
+            coh = coherence_table(ds, composite)
+            folder.csv("coherence.csv", coh)
+            ind = imp[imp["level"] == "indicator"]
+            worst = ind.loc[ind["importance_minus_weight"].abs().idxmax()]
+            importance_summary = {
+                "bandwidth": cfg.importance_bandwidth,
+                "largest_departure": {"indicator": worst["variable"],
+                                      "weight_share": float(worst["weight_share"]),
+                                      "importance_share": float(worst["importance_share"])},
+                "coherence_flags": coh.loc[coh["flag"] != "",
+                                           ["kind", "a", "b", "value", "flag"]]
+                .to_dict("records"),
+            }
+            timings["importance"] = time.perf_counter() - t
+
         summary = {
             "run": cfg.to_dict(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
@@ -197,6 +244,10 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             summary["leave_one_out"] = loo_summary
         if sobol_summary is not None:
             summary["sobol"] = sobol_summary
+        if extremes_summary is not None:
+            summary["extremes"] = extremes_summary
+        if importance_summary is not None:
+            summary["importance"] = importance_summary
         folder.json("summary.json", summary)
         timings["total"] = time.perf_counter() - t0
         manifest = {

@@ -1,0 +1,233 @@
+"""Extreme ranks with witnesses: the best and worst rank each unit can take over every
+admissible weighting (Extreme Ranking Analysis, Kadziński, Greco & Słowiński 2012, Omega 40).
+
+Admissible weightings are exactly those of the Monte-Carlo ``uniform`` model's support: every
+node weight times a factor in [1 - delta, 1 + delta], renormalised among siblings. Ranks do not
+change when all weights are scaled, so the set can be written with linear constraints on
+unnormalised effective indicator weights z >= 0: for each aggregate node a, with M_c the sum
+of z over the indicators under child c, there is t_a >= 0 with
+
+    nominal_c (1 - delta) t_a <= M_c <= nominal_c (1 + delta) t_a    for every child c of a,
+
+i.e. the children's masses lie in the cone of their weight box; sum(z) = 1 fixes the scale (so
+z are the normalised effective weights, and M_c / M_a is the renormalised node weight).
+
+Best rank of unit k: 1 + the fewest units that must score strictly above it (MILP with one
+binary per unit whose order against k can change; ties count for k). Worst rank: 1 + the most
+units that can score at least as high (ties count against k). Both use big-M constraints with
+M the largest score difference, solved by HiGHS (scipy.optimize.milp).
+
+Pruning: the score difference of two units is linear in z, and over this polytope a
+multilinear-in-groups objective is extreme at combinations of each sibling group's box vertices;
+enumerating those combinations gives every pair's sign range, so pairs ordered the same way at
+every vertex need no binary. Each witness is re-scored and its rank checked against the MILP
+optimum.
+
+Numerical convention: HiGHS accepts constraint violations up to ~1e-6, so an order that the
+MILP asserts must hold with a margin of 1e-5 score points (units with identical indicator
+values, always tied, are handled exactly outside the MILP: they count for k in the best case
+and against it in the worst). An order that holds only as an exact tie on the boundary of the
+weight set is therefore not credited; re-scoring every witness checks the stated rank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import multiprocessing as mp
+import os
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from cityindex.data import Dataset
+from cityindex.rank import rank_desc, tier_of_rank
+from cityindex.spec import Spec
+
+MARGIN = 1e-5
+MAX_VERTICES = 1 << 16
+HIGHS_OPTIONS: dict = {"presolve": False}  # presolve costs more than it saves here
+
+
+@dataclass(frozen=True)
+class Polytope:
+    """Linear description of admissible normalised effective weights: variables z
+    (indicators) then t (one per aggregate); A_ub @ v <= 0 and sum(z) = 1."""
+
+    a_ub: np.ndarray
+    n_ind: int
+    n_aux: int
+
+
+def weight_polytope(spec: Spec, delta: float) -> Polytope:
+    leaves = spec.indicators
+    aggs = spec.aggregates
+    n_ind, n_aux = len(leaves), len(aggs)
+    rows = []
+    for j, agg in enumerate(aggs):
+        for child in spec.children(agg):
+            mass = np.zeros(n_ind + n_aux)
+            for leaf in spec.leaves_under(child):
+                mass[leaves.index(leaf)] = 1.0
+            nominal = spec.nodes[child].weight
+            lower = -mass.copy()
+            lower[n_ind + j] = nominal * (1 - delta)      # l t - M <= 0
+            upper = mass.copy()
+            upper[n_ind + j] = -nominal * (1 + delta)     # M - h t <= 0
+            rows += [lower, upper]
+    return Polytope(np.array(rows), n_ind, n_aux)
+
+
+def vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
+    """Effective weights at every combination of sibling-group box vertices (renormalised),
+    or None when there are more than MAX_VERTICES combinations."""
+    groups = [spec.children(a) for a in spec.aggregates]
+    total = int(np.prod([2 ** len(g) for g in groups]))
+    if total > MAX_VERTICES:
+        return None
+    nominal = spec.nominal_weights()
+    per_group = []
+    for g in groups:
+        options = []
+        for signs in itertools.product((-1.0, 1.0), repeat=len(g)):
+            w = np.array([nominal[c] * (1 + s * delta) for c, s in zip(g, signs)])
+            options.append(w / w.sum())
+        per_group.append(options)
+    out = []
+    for combo in itertools.product(*per_group):
+        w = nominal.copy()
+        for g, vals in zip(groups, combo):
+            w[g] = vals
+        out.append(spec.effective_weights(w).reindex(spec.indicators).to_numpy())
+    return np.array(out)
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    """HiGHS prints solver chatter on the C-level stdout in some builds; keep it off."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _solve(x: np.ndarray, k: int, others: np.ndarray, fixed_above: int, poly: Polytope,
+           best: bool, big: np.ndarray, incumbent: int | None = None) -> tuple[int, np.ndarray]:
+    """MILP over z, t, b (one binary per unit in ``others``); ``big`` bounds |s_j - s_k| over
+    the weight set (the tighter the big-M, the faster HiGHS closes the gap)."""
+    n_ind, n_aux, m = poly.n_ind, poly.n_aux, others.size
+    nv = n_ind + n_aux + m
+    cons = [LinearConstraint(np.hstack([poly.a_ub, np.zeros((poly.a_ub.shape[0], m))]),
+                             -np.inf, 0.0),
+            LinearConstraint(np.concatenate([np.ones(n_ind), np.zeros(n_aux + m)])[None, :],
+                             1.0, 1.0)]
+    if m:
+        diff = x[others] - x[k]                        # (m, D): s_j - s_k = diff @ z
+        big = big + 2 * MARGIN
+        a = np.zeros((m, nv))
+        if best:
+            # b_j = 0  =>  s_k - s_j >= margin (j below k)
+            a[:, :n_ind] = -diff
+            a[np.arange(m), n_ind + n_aux + np.arange(m)] = big
+            cons.append(LinearConstraint(a, MARGIN, np.inf))
+        else:
+            # b_j = 1  =>  s_j - s_k >= margin (j above k)
+            a[:, :n_ind] = diff
+            a[np.arange(m), n_ind + n_aux + np.arange(m)] = -big
+            cons.append(LinearConstraint(a, MARGIN - big, np.inf))
+    c = np.zeros(nv)
+    c[n_ind + n_aux:] = 1.0 if best else -1.0
+    integrality = np.concatenate([np.zeros(n_ind + n_aux), np.ones(m)])
+    lb = np.zeros(nv)
+    ub = np.concatenate([np.full(n_ind, 1.0), np.full(n_aux, np.inf), np.ones(m)])
+    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lb, ub),
+               options=HIGHS_OPTIONS)
+    if not res.success:
+        raise RuntimeError(f"MILP for unit {k} failed: {res.message}")
+    z = res.x[:n_ind]
+    count = round(float(res.x[n_ind + n_aux:].sum())) if m else 0
+    return fixed_above + count, z / z.sum()
+
+
+_STATE: tuple | None = None
+
+
+def _solve_unit(k: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+    x, poly, always_above, never_at_least, identical, bound = _STATE
+    free = np.flatnonzero(~always_above[:, k] & ~never_at_least[:, k])
+    fixed = int(always_above[:, k].sum())
+    best, wb = _solve(x, k, free, fixed, poly, True, bound[free, k])
+    worst, ww = _solve(x, k, free, fixed + int(identical[:, k].sum()), poly, False,
+                       bound[free, k])
+    return 1 + best, 1 + worst, wb, ww
+
+
+def extreme_ranks(ds: Dataset, delta: float, workers: int = 2) -> pd.DataFrame:
+    """extremes.csv: unit, published_rank, best, worst, tier_guaranteed and witness weights
+    best_w_<indicator>, worst_w_<indicator> (effective, summing to 1)."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    poly = weight_polytope(spec, delta)
+    vertices = vertex_weights(spec, delta)
+    n = x.shape[0]
+    if vertices is not None:
+        s = vertices @ x.T                                # (V, U)
+        d = s[:, :, None] - s[:, None, :]                 # [v, j, k] = s_j - s_k
+        always_above = (d > 0).all(axis=0)                # j > k everywhere
+        never_at_least = (d < 0).all(axis=0)              # j < k everywhere
+        bound = np.abs(d).max(axis=0)                     # max |s_j - s_k| over the set
+    else:
+        always_above = np.zeros((n, n), dtype=bool)
+        never_at_least = np.zeros((n, n), dtype=bool)
+        bound = np.abs(x[:, None, :] - x[None, :, :]).max(axis=2)
+    identical = (x[:, None, :] == x[None, :, :]).all(axis=2)      # always tied
+    np.fill_diagonal(identical, False)
+    always_above &= ~identical
+    never_at_least |= identical
+    np.fill_diagonal(always_above, False)
+    np.fill_diagonal(never_at_least, True)
+    global _STATE
+    _STATE = (x, poly, always_above, never_at_least, identical, bound)
+    # Each unit's two MILPs are independent: a forked process pool uses both cores (HiGHS in
+    # threads holds the GIL for part of its work and scales poorly).
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        with _quiet_stdout(), mp.get_context("fork").Pool(workers) as pool:
+            rows = pool.map(_solve_unit, range(n), chunksize=4)
+    else:
+        with _quiet_stdout():
+            rows = [_solve_unit(k) for k in range(n)]
+    _STATE = None
+    tiers = spec.tiers
+    published = ds.published_ranks[spec.root].to_numpy(dtype=int)
+    df = pd.DataFrame({"unit": ds.units, "published_rank": published,
+                       "best": [r[0] for r in rows], "worst": [r[1] for r in rows]})
+    df["tier_guaranteed"] = (tier_of_rank(df["best"].to_numpy(), tiers)
+                             == tier_of_rank(df["worst"].to_numpy(), tiers))
+    for prefix, j in (("best_w_", 2), ("worst_w_", 3)):
+        w = np.array([r[j] for r in rows])
+        for i, ind in enumerate(spec.indicators):
+            df[f"{prefix}{ind}"] = w[:, i]
+    return df
+
+
+def witness_ranks(ds: Dataset, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Re-score every witness: unit k's rank under its best and its worst witness weights
+    (best: ties for k, i.e. rank "min"; worst: ties against k)."""
+    x = ds.indicators[ds.spec.indicators].to_numpy()
+    inds = ds.spec.indicators
+    best, worst = [], []
+    for k in range(len(table)):
+        sb = x @ table.loc[k, [f"best_w_{i}" for i in inds]].to_numpy(dtype=float)
+        best.append(int(rank_desc(sb)[k]))
+        sw = x @ table.loc[k, [f"worst_w_{i}" for i in inds]].to_numpy(dtype=float)
+        worst.append(1 + int((sw >= sw[k]).sum()) - 1)
+    return np.array(best), np.array(worst)

@@ -1,0 +1,121 @@
+"""Weights versus importance, and the statistical coherence checks of a JRC audit.
+
+Importance: the main effect of a variable x_i on the composite y across units, the
+correlation ratio S_i = V[E(y | x_i)] / V(y) (Paruolo, Saisana & Saltelli 2013, JRSS A 176;
+Becker, Saisana, Paruolo & Vandecasteele 2017, Ecological Indicators 80). E(y | x_i) is
+estimated by a LOWESS smoother (statsmodels, Cleveland 1979) with bandwidth ``frac`` (share of
+units in each local fit); the estimate is repeated at other bandwidths to show its effect.
+Beside it: the linear R^2 = corr(x_i, y)^2, the nominal effective weight, and the comparison of
+normalised importance S_i / sum S with normalised weight w_i / sum w. Assumptions: the units
+are treated as a sample from which the dependence of y on x_i is learned; with 106 units the
+smoother's variance is not negligible, hence the bandwidth check.
+
+Coherence (OECD/JRC Handbook 2008, sections 4-5; Saisana et al. 2005): Pearson and Spearman
+correlations among indicators, pillars and composite, with flags for negative or near-zero
+correlations inside a pillar; Cronbach's alpha per pillar (Cronbach 1951); a PCA of the
+standardised indicators (eigenvalues, explained variance, loadings).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from statsmodels.nonparametric.smoothers_lowess import lowess
+
+from cityindex.data import Dataset
+
+BANDWIDTHS = (0.3, 0.5, 0.7)
+NEAR_ZERO = 0.1
+
+
+def correlation_ratio(x: np.ndarray, y: np.ndarray, frac: float) -> float:
+    """V[E(y|x)] / V(y) with E(y|x) from LOWESS at bandwidth ``frac`` (no robustifying
+    iterations: the composite is a deterministic function, outliers are real)."""
+    fitted = lowess(y, x, frac=frac, it=0, return_sorted=False)
+    return float(np.var(fitted) / np.var(y))
+
+
+def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> pd.DataFrame:
+    """importance.csv: one row per indicator and per pillar."""
+    spec = ds.spec
+    eff = spec.effective_weights()
+    rows = []
+    variables = [(ind, "indicator", ds.indicators[ind].to_numpy(), eff[ind])
+                 for ind in spec.indicators]
+    for node in spec.children(spec.root):
+        if node in ds.published.columns:
+            rows_x = ds.published[node].to_numpy()
+            variables.append((node, "pillar", rows_x, spec.nominal_weights()[node]))
+    for name, level, x, w in variables:
+        r = {"variable": name, "level": level, "nominal_weight": float(w),
+             "linear_r2": float(np.corrcoef(x, composite)[0, 1] ** 2),
+             "main_effect": correlation_ratio(x, composite, frac)}
+        for b in BANDWIDTHS:
+            r[f"main_effect_frac_{b}"] = correlation_ratio(x, composite, b)
+        rows.append(r)
+    df = pd.DataFrame(rows)
+    for _, g in df.groupby("level"):
+        idx = g.index
+        df.loc[idx, "weight_share"] = g["nominal_weight"] / g["nominal_weight"].sum()
+        df.loc[idx, "importance_share"] = g["main_effect"] / g["main_effect"].sum()
+    df["importance_minus_weight"] = df["importance_share"] - df["weight_share"]
+    df["bandwidth"] = frac
+    return df
+
+
+def cronbach_alpha(items: np.ndarray) -> float:
+    """Cronbach (1951): k/(k-1) (1 - sum var(item) / var(sum of items))."""
+    k = items.shape[1]
+    if k < 2:
+        return float("nan")
+    return float(k / (k - 1) * (1 - items.var(axis=0, ddof=1).sum()
+                                / items.sum(axis=1).var(ddof=1)))
+
+
+def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
+    """coherence.csv (long form): kind, a, b, value, flag."""
+    spec = ds.spec
+    cols = {ind: ds.indicators[ind].to_numpy() for ind in spec.indicators}
+    for node in spec.aggregates:
+        if node != spec.root and node in ds.published.columns:
+            cols[node] = ds.published[node].to_numpy()
+    cols[spec.root] = composite
+    frame = pd.DataFrame(cols)
+    parent = {n: spec.nodes[n].parent for n in spec.nodes if n != spec.root}
+    rows = []
+    for method in ("pearson", "spearman"):
+        corr = frame.corr(method=method)
+        names = list(frame.columns)
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                value = float(corr.at[a, b])
+                leaves = set(spec.indicators)
+                same_pillar = a in leaves and b in leaves and parent[a] == parent[b]
+                flag = ""
+                if same_pillar and value < 0:
+                    flag = "negative correlation within a pillar"
+                elif same_pillar and abs(value) < NEAR_ZERO:
+                    flag = f"near-zero correlation within a pillar (|r| < {NEAR_ZERO})"
+                rows.append({"kind": method, "a": a, "b": b, "value": value, "flag": flag})
+    for node in spec.aggregates:
+        kids = spec.children(node)
+        if node == spec.root or not all(k in frame.columns for k in kids):
+            continue
+        alpha = cronbach_alpha(frame[kids].to_numpy())
+        rows.append({"kind": "cronbach_alpha", "a": node, "b": "", "value": alpha,
+                     "flag": "alpha below 0.7" if alpha < 0.7 else ""})
+    z = ds.indicators[spec.indicators].to_numpy()
+    z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)
+    evals, evecs = np.linalg.eigh(np.corrcoef(z, rowvar=False))
+    order = np.argsort(evals)[::-1]
+    evals, evecs = evals[order], evecs[:, order]
+    evecs *= np.sign(evecs.sum(axis=0, keepdims=True) + 1e-300)  # fix the sign convention
+    for c, ev in enumerate(evals, start=1):
+        rows.append({"kind": "pca_eigenvalue", "a": f"PC{c}", "b": "", "value": float(ev),
+                     "flag": "Kaiser: eigenvalue > 1" if ev > 1 else ""})
+        rows.append({"kind": "pca_explained", "a": f"PC{c}", "b": "",
+                     "value": float(ev / evals.sum()), "flag": ""})
+        for i, ind in enumerate(spec.indicators):
+            rows.append({"kind": "pca_loading", "a": f"PC{c}", "b": ind,
+                         "value": float(evecs[i, c - 1]), "flag": ""})
+    return pd.DataFrame(rows)
