@@ -44,4 +44,6 @@ def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks (not part of the tests)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_montecarlo.py")
+    session.run("python", "benchmarks/bench_extremes.py")
+    session.run("python", "benchmarks/bench_bootstrap.py")
     session.run("python", "benchmarks/bench_sobol.py", *session.posargs)

@@ -12,6 +12,10 @@ Schema (a contract: extend, don't change)::
                      leave_one_out (include the leave-one-out trigger factor)
     [extremes]       enabled, delta (default: [weights].delta)
     [importance]     enabled, bandwidth (LOWESS frac)
+    [noise]          replicates; <indicator> = { model = none|rounding|grid|normal|lognormal,
+                     sd, cv }
+    [resample]       enabled, replicates
+    [rank_ci]        coverage, n_boot (confidence sets from the [noise] covariance)
 """
 
 from __future__ import annotations
@@ -26,7 +30,16 @@ from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMA
 
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 KNOWN_SECTIONS = {"run", "weights", "normalisation", "aggregation", "flags", "leave_one_out",
-                  "sobol", "extremes", "importance"}
+                  "sobol", "extremes", "importance", "noise", "resample", "rank_ci"}
+NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    replicates: int
+    models: dict  # indicator -> cityindex.sensitivity.noise.NoiseModel
+    coverage: float = 0.95
+    n_boot: int = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,8 @@ class RunConfig:
     sobol: SobolConfig | None = None
     extremes_delta: float | None = None     # None: extremes disabled
     importance_bandwidth: float | None = None  # None: importance disabled
+    noise: NoiseConfig | None = None
+    resample_replicates: int | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -81,6 +96,14 @@ class RunConfig:
                          if self.extremes_delta is not None else {"enabled": False}),
             "importance": ({"enabled": True, "bandwidth": self.importance_bandwidth}
                            if self.importance_bandwidth is not None else {"enabled": False}),
+            "noise": ({"replicates": self.noise.replicates,
+                       "models": {k: {"model": m.model, "sd": m.sd, "cv": m.cv}
+                                  for k, m in self.noise.models.items()}}
+                      if self.noise else {"enabled": False}),
+            "rank_ci": ({"coverage": self.noise.coverage, "n_boot": self.noise.n_boot}
+                        if self.noise else {"enabled": False}),
+            "resample": ({"enabled": True, "replicates": self.resample_replicates}
+                         if self.resample_replicates else {"enabled": False}),
         }
 
 
@@ -200,7 +223,55 @@ def load_runfile(path: str | Path, root: Path | None = None) -> RunConfig:
         samples=samples, weights=WeightsConfig(model, delta, conc),
         normalisations=normalisations, aggregations=aggregations, geometric_offset=offset,
         rank_width=width, tier_probability=tierp, leave_one_out=loo_on, sobol=sobol,
-        extremes_delta=extremes_delta, importance_bandwidth=bandwidth)
+        extremes_delta=extremes_delta, importance_bandwidth=bandwidth,
+        noise=_noise(raw.get("noise"), raw.get("rank_ci", {}), name),
+        resample_replicates=_resample(raw.get("resample", {}), f"{name} [resample]"))
+
+
+def _noise(table: dict | None, ci: dict, name: str) -> NoiseConfig | None:
+    from cityindex.sensitivity.noise import NoiseModel
+
+    if table is None:
+        return None
+    where = f"{name} [noise]"
+    reps = _get(table, "replicates", where, int, "a positive integer", 2000)
+    if reps < 2:
+        raise RunFileError(f"{where}.replicates", f"found {reps}", "an integer >= 2")
+    models = {}
+    for key, value in table.items():
+        if key == "replicates":
+            continue
+        kw = f"{where}.{key}"
+        if not isinstance(value, dict):
+            raise RunFileError(kw, f"found {value!r}", "an inline table { model = ... }")
+        model = _get(value, "model", kw, str, f"one of {list(NOISE_MODELS)}", required=True)
+        if model not in NOISE_MODELS:
+            raise RunFileError(f"{kw}.model", f"found {model!r}", f"one of {list(NOISE_MODELS)}")
+        sd = float(_get(value, "sd", kw, (int, float), "a positive sd in score points", 0.0))
+        cv = float(_get(value, "cv", kw, (int, float), "a positive coefficient of variation",
+                        0.0))
+        if model == "normal" and sd <= 0:
+            raise RunFileError(f"{kw}.sd", f"found {sd}", "a positive sd for model 'normal'")
+        if model == "lognormal" and cv <= 0:
+            raise RunFileError(f"{kw}.cv", f"found {cv}", "a positive cv for model 'lognormal'")
+        models[key] = NoiseModel(model, sd, cv)
+    cwhere = f"{name} [rank_ci]"
+    coverage = float(_get(ci, "coverage", cwhere, (int, float), "a number in (0, 1)", 0.95))
+    if not 0 < coverage < 1:
+        raise RunFileError(f"{cwhere}.coverage", f"found {coverage}", "a number in (0, 1)")
+    n_boot = _get(ci, "n_boot", cwhere, int, "an integer >= 100", 1000)
+    if n_boot < 100:
+        raise RunFileError(f"{cwhere}.n_boot", f"found {n_boot}", "an integer >= 100")
+    return NoiseConfig(reps, models, coverage, n_boot)
+
+
+def _resample(table: dict, where: str) -> int | None:
+    if not _get(table, "enabled", where, bool, "true or false", False):
+        return None
+    reps = _get(table, "replicates", where, int, "a positive integer", 2000)
+    if reps < 2:
+        raise RunFileError(f"{where}.replicates", f"found {reps}", "an integer >= 2")
+    return reps
 
 
 def _sobol(table: dict, where: str) -> SobolConfig | None:

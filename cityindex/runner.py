@@ -11,11 +11,13 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from cityindex.audit import audit
 from cityindex.data import load_dataset
+from cityindex.errors import RunFileError
 from cityindex.output import OutputFolder
-from cityindex.rank import tier_of_rank
+from cityindex.rank import rank_desc, tier_of_rank
 from cityindex.runfile import RunConfig, load_runfile
 from cityindex.sensitivity.dominance import dominance_tables
 from cityindex.sensitivity.extremes import extreme_ranks
@@ -26,10 +28,14 @@ from cityindex.sensitivity.montecarlo import (
     acceptability_table,
     group_table,
     nominal_scores,
+    rank_summary,
     rank_table,
     run_montecarlo,
     shift_summary,
 )
+from cityindex.sensitivity.noise import noise_bootstrap, resample_bootstrap
+from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
+from cityindex.sensitivity.sampler import ScenarioSampler
 
 PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
             "threadpoolctl"]
@@ -123,6 +129,69 @@ def sobol_summary_dict(indices, problem: dict, cfg: RunConfig) -> dict:
     }
 
 
+def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder) -> dict:
+    """noise.csv (noise alone, noise and weights together) and rank_ci.csv."""
+    unknown = sorted(set(cfg.noise.models) - set(ds.spec.indicators))
+    if unknown:
+        raise RunFileError(f"{cfg.path} [noise].{unknown[0]}", "not an indicator of the spec",
+                           f"one of {ds.spec.indicators}")
+    nominal = rank_desc(nominal_scores(ds))
+    alone, scores = noise_bootstrap(ds, cfg.noise.models, cfg.noise.replicates, cfg.seed)
+    both, _ = noise_bootstrap(ds, cfg.noise.models, cfg.noise.replicates, cfg.seed,
+                              weights=ScenarioSampler(ds.spec, cfg))
+    frames = []
+    for label, fold in (("noise", alone), ("noise+weights", both)):
+        frame = rank_summary(ds, fold.overall, nominal, cfg)
+        frame.insert(0, "scenario", label)
+        frames.append(frame)
+    folder.csv("noise.csv", pd.concat(frames, ignore_index=True))
+
+    est = pd.Series(nominal_scores(ds), index=ds.units)
+    cov = np.cov(scores, rowvar=False)
+    kw = {"coverage": cfg.noise.coverage, "n_boot": cfg.noise.n_boot, "seed": cfg.seed}
+    marginal = rank_confidence_sets(est, cov, simultaneous=False, **kw)
+    simult = rank_confidence_sets(est, cov, simultaneous=True, **kw)
+    tiers = ds.spec.tiers
+    published = ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
+    pub_tier = tier_of_rank(published, tiers)
+    table = pd.DataFrame({
+        "unit": ds.units, "published_rank": published, "published_tier": pub_tier,
+        "rank": marginal["rank"].to_numpy(), "sd_composite": np.sqrt(np.diag(cov)),
+        "marginal_lower": marginal["lower"].to_numpy(),
+        "marginal_upper": marginal["upper"].to_numpy(),
+        "simultaneous_lower": simult["lower"].to_numpy(),
+        "simultaneous_upper": simult["upper"].to_numpy(),
+    })
+    lo_t = tier_of_rank(table["simultaneous_lower"].to_numpy(), tiers)
+    hi_t = tier_of_rank(table["simultaneous_upper"].to_numpy(), tiers)
+    table["tier_certain"] = (lo_t == pub_tier) & (hi_t == pub_tier)
+    folder.csv("rank_ci.csv", table)
+    top, bottom = tiers[0], tiers[-1]
+    best = tau_best(est, cov, top, **kw)
+    worst = tau_worst(est, cov, bottom, **kw)
+    return {
+        "replicates": cfg.noise.replicates,
+        "assumptions": "rounding U(-h, h) on every cell plus the per-indicator model; "
+                       "independent errors; clipped to the scale; composite covariance "
+                       "from the noise-alone replicates (normal approximation for rank CIs)",
+        "rank_ci": {
+            "coverage": cfg.noise.coverage, "n_boot": cfg.noise.n_boot,
+            "method": "Mogstad, Romano, Shaikh & Wilhelm (2024), parametric bootstrap, "
+                      "two-sided with stepdown",
+            f"certainly_top_{top}": [u for u, v in zip(ds.units, table["simultaneous_upper"])
+                                      if v <= top],
+            f"possibly_top_{top}": [u for u in ds.units if best[u]],
+            f"certainly_not_top_{top}": [u for u in ds.units if not best[u]],
+            f"certainly_bottom_{bottom}": [
+                u for u, v in zip(ds.units, table["simultaneous_lower"])
+                if v >= len(ds.units) - bottom + 1],
+            f"certainly_not_bottom_{bottom}": [u for u in ds.units if not worst[u]],
+            "tier_certain": int(table["tier_certain"].sum()),
+            "tier_certain_units": [u for u, c in zip(ds.units, table["tier_certain"]) if c],
+        },
+    }
+
+
 def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
              chunk_blocks: int | None = None) -> Path:
     """Run ``runfile`` and write its report folder; returns the folder."""
@@ -210,6 +279,18 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             }
             timings["importance"] = time.perf_counter() - t
 
+        noise_summary = None
+        if cfg.noise:
+            t = time.perf_counter()
+            noise_summary = _noise_analyses(ds, cfg, folder)
+            timings["noise_and_rank_ci"] = time.perf_counter() - t
+        if cfg.resample_replicates:
+            t = time.perf_counter()
+            res_folder = resample_bootstrap(ds, cfg.resample_replicates, cfg.seed)
+            folder.csv("resample.csv", rank_summary(ds, res_folder.overall, mc.nominal_rank,
+                                                    cfg))
+            timings["resample"] = time.perf_counter() - t
+
         summary = {
             "run": cfg.to_dict(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
@@ -244,6 +325,8 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             summary["leave_one_out"] = loo_summary
         if sobol_summary is not None:
             summary["sobol"] = sobol_summary
+        if noise_summary is not None:
+            summary["noise"] = noise_summary
         if extremes_summary is not None:
             summary["extremes"] = extremes_summary
         if importance_summary is not None:

@@ -182,7 +182,12 @@ def _interval_text(lo: int, hi: int) -> str:
 
 def rank_table(res: MonteCarloResult) -> pd.DataFrame:
     """ranks.csv: one row per unit (see issue contract)."""
-    ds, cfg, hist = res.dataset, res.config, res.folder.overall
+    return rank_summary(res.dataset, res.folder.overall, res.nominal_rank, res.config)
+
+
+def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
+                 cfg: RunConfig) -> pd.DataFrame:
+    """Per-unit rank distribution summary from a rank histogram (any analysis)."""
     tiers = ds.spec.tiers
     published = ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
     pub_tier = tier_of_rank(published, tiers)
@@ -196,7 +201,7 @@ def rank_table(res: MonteCarloResult) -> pd.DataFrame:
                     for u in ds.units],
         "published_rank": published,
         "published_tier": pub_tier,
-        "nominal_rank": res.nominal_rank,
+        "nominal_rank": nominal_rank,
         "median": p50, "mean": hist.mean(), "p05": p05, "p25": p25, "p75": p75, "p95": p95,
         "mc_min": hist.minimum(), "mc_max": hist.maximum(),
         "p_published_rank": hist.prob_between(published, published),

@@ -1,0 +1,157 @@
+"""Measurement-noise (parametric) bootstrap and unit-resampling bootstrap of the ranks.
+
+Measurement noise. Each published indicator score is a measurement known only to within its
+printing precision, and often coarser. For every replicate and every cell, cityindex draws
+
+    x* = clip(x + U(-h, h) + e, lo, hi)                               (rounding, then model)
+
+where h is half a unit in the cell's last printed digit (always applied: a value printed 12.34
+is anywhere in [12.335, 12.345)), and e follows the indicator's model from the run file:
+
+``none``       e = 0 (rounding only);
+``rounding``   the same as ``none`` (stated for clarity);
+``grid``       e ~ U(-s/2, s/2) with s the quantisation step the reproduction audit detects;
+``normal``     e ~ N(0, sd^2), sd in score points;
+``lognormal``  multiplicative: x' (exp(sigma Z - sigma^2 / 2) - 1) with sigma^2 = ln(1 + cv^2)
+               (mean-preserving, relative error cv).
+
+Draws are clipped to the spec's scale (0-100) and rescored with the published method (or with
+the run file's weight model, for "noise and weights together"). Errors are independent across
+cells (an assumption the report states).
+
+Unit resampling (Efron 1979, nonparametric bootstrap of the sample of cities). Cities are drawn
+with replacement; for each min-max indicator the scaling bounds are re-derived from the
+resample (the resample's min and max of the published 0-100 scores map to 0 and 100) and the
+original cities are rescored with those bounds and ranked. Values of cities outside the
+resample's range fall outside 0-100 and are kept so (not clipped): the point is to see how much
+a rank owes to which other cities, and outliers, define the scale. Rating/5 indicators have a
+fixed scale and do not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from cityindex.data import Dataset
+from cityindex.quantisation import detect_grid
+from cityindex.rank import RankFolder, rank_desc
+from cityindex.score import effective_weight_batch
+from cityindex.sensitivity.montecarlo import nominal_scores, partitions, report_groups
+from cityindex.sensitivity.sampler import ScenarioSampler, block_rng
+
+NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
+STREAM_NOISE = 1
+STREAM_RESAMPLE = 2
+STREAM_NOISE_WEIGHTS = 3
+BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class NoiseModel:
+    model: str = "rounding"
+    sd: float = 0.0
+    cv: float = 0.0
+
+
+def noise_parameters(ds: Dataset, models: dict[str, NoiseModel]) -> dict[str, np.ndarray]:
+    """Per-indicator arrays the sampler needs: half-units (U, D), model codes, parameters."""
+    spec = ds.spec
+    half = 0.5 * 10.0 ** -ds.indicator_decimals[spec.indicators].to_numpy(dtype=float)
+    step = np.zeros(len(spec.indicators))
+    for i, ind in enumerate(spec.indicators):
+        m = models.get(ind, NoiseModel())
+        if m.model == "grid":
+            grid = detect_grid(ds.indicators[ind].to_numpy(), half[:, i])
+            if grid is None:
+                raise ValueError(f"indicator '{ind}' has no detectable quantisation grid; "
+                                 "use another noise model")
+            step[i] = grid.step
+    code = np.array([NOISE_MODELS.index(models.get(i, NoiseModel()).model)
+                     for i in spec.indicators])
+    sd = np.array([models.get(i, NoiseModel()).sd for i in spec.indicators])
+    cv = np.array([models.get(i, NoiseModel()).cv for i in spec.indicators])
+    return {"half": half, "code": code, "step": step, "sd": sd, "cv": cv}
+
+
+def draw_noisy(x: np.ndarray, params: dict[str, np.ndarray], rng: np.random.Generator,
+               n: int, scale: tuple[float, float]) -> np.ndarray:
+    """(n, U, D) noisy copies of the indicator matrix x (U, D)."""
+    u, d = x.shape
+    out = x[None] + rng.uniform(-1.0, 1.0, size=(n, u, d)) * params["half"][None]
+    code = params["code"]
+    grid = code == NOISE_MODELS.index("grid")
+    if grid.any():
+        out[:, :, grid] += rng.uniform(-0.5, 0.5, size=(n, u, int(grid.sum()))) * \
+            params["step"][grid]
+    normal = code == NOISE_MODELS.index("normal")
+    if normal.any():
+        out[:, :, normal] += rng.standard_normal((n, u, int(normal.sum()))) * \
+            params["sd"][normal]
+    logn = code == NOISE_MODELS.index("lognormal")
+    if logn.any():
+        sigma = np.sqrt(np.log1p(params["cv"][logn] ** 2))
+        factor = np.exp(sigma * rng.standard_normal((n, u, int(logn.sum()))) - sigma**2 / 2)
+        out[:, :, logn] *= factor
+    return np.clip(out, scale[0], scale[1])
+
+
+def noise_bootstrap(ds: Dataset, models: dict[str, NoiseModel], replicates: int, seed: int,
+                    weights: ScenarioSampler | None = None,
+                    progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[RankFolder, np.ndarray]:
+    """Fold the ranks of ``replicates`` noisy datasets; returns the folder and the composite
+    scores of every replicate (replicates x units, for the covariance of rank CIs).
+
+    With ``weights`` the replicate's weights are drawn from that sampler's model too (noise and
+    weights together); otherwise nominal weights (noise alone)."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    params = noise_parameters(ds, models)
+    groups = report_groups(ds)
+    reference = rank_desc(nominal_scores(ds))
+    folder = RankFolder(ds.n_units, reference, partitions(ds, groups))
+    eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
+    scores = np.empty((replicates, ds.n_units))
+    stream = STREAM_NOISE if weights is None else STREAM_NOISE_WEIGHTS
+    for b, lo in enumerate(range(0, replicates, BLOCK)):
+        n = min(BLOCK, replicates - lo)
+        rng = block_rng(seed, stream, b)
+        noisy = draw_noisy(x, params, rng, n, spec.scale)
+        if weights is None:
+            s = noisy @ eff_nominal
+        else:
+            eff = effective_weight_batch(spec, weights.draw_weights(rng, n))
+            s = np.einsum("nud,nd->nu", noisy, eff)
+        folder.add(s)
+        scores[lo: lo + n] = s
+        if progress:
+            progress(lo + n, replicates)
+    return folder, scores
+
+
+def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
+    """Fold the ranks of the original units rescored with min-max bounds re-derived from
+    resamples of the units (see module docstring)."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    minmax = np.array([spec.nodes[i].normalisation == "minmax" for i in spec.indicators])
+    lo_s, hi_s = spec.scale
+    eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
+    reference = rank_desc(nominal_scores(ds))
+    groups = report_groups(ds)
+    folder = RankFolder(ds.n_units, reference, partitions(ds, groups))
+    u = x.shape[0]
+    for b, start in enumerate(range(0, replicates, BLOCK)):
+        n = min(BLOCK, replicates - start)
+        rng = block_rng(seed, STREAM_RESAMPLE, b)
+        idx = rng.integers(0, u, size=(n, u))
+        sample = x[idx]                                   # (n, U, D)
+        mn, mx = sample.min(axis=1), sample.max(axis=1)   # (n, D)
+        span = np.where(mx > mn, mx - mn, 1.0)
+        rescaled = lo_s + (hi_s - lo_s) * (x[None] - mn[:, None, :]) / span[:, None, :]
+        values = np.where(minmax[None, None, :], rescaled, x[None])
+        folder.add(values @ eff)
+    return folder
