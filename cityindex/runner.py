@@ -16,8 +16,10 @@ import pandas as pd
 from cityindex.audit import audit
 from cityindex.data import load_dataset
 from cityindex.errors import RunFileError
+from cityindex.fragile import fragile_table
 from cityindex.output import OutputFolder
 from cityindex.rank import rank_desc, tier_of_rank
+from cityindex.report.build import build_report
 from cityindex.runfile import RunConfig, load_runfile
 from cityindex.sensitivity.dominance import dominance_tables
 from cityindex.sensitivity.extremes import extreme_ranks
@@ -36,6 +38,7 @@ from cityindex.sensitivity.montecarlo import (
 from cityindex.sensitivity.noise import noise_bootstrap, resample_bootstrap
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
 from cityindex.sensitivity.sampler import ScenarioSampler
+from cityindex.sensitivity.scenarios import scenario_ranks
 
 PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
             "threadpoolctl"]
@@ -129,7 +132,7 @@ def sobol_summary_dict(indices, problem: dict, cfg: RunConfig) -> dict:
     }
 
 
-def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder) -> dict:
+def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder, extra: dict) -> dict:
     """noise.csv (noise alone, noise and weights together) and rank_ci.csv."""
     unknown = sorted(set(cfg.noise.models) - set(ds.spec.indicators))
     if unknown:
@@ -144,7 +147,8 @@ def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder) -> dict:
         frame = rank_summary(ds, fold.overall, nominal, cfg)
         frame.insert(0, "scenario", label)
         frames.append(frame)
-    folder.csv("noise.csv", pd.concat(frames, ignore_index=True))
+    extra["noise"] = pd.concat(frames, ignore_index=True)
+    folder.csv("noise.csv", extra["noise"])
 
     est = pd.Series(nominal_scores(ds), index=ds.units)
     cov = np.cov(scores, rowvar=False)
@@ -166,6 +170,7 @@ def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder) -> dict:
     hi_t = tier_of_rank(table["simultaneous_upper"].to_numpy(), tiers)
     table["tier_certain"] = (lo_t == pub_tier) & (hi_t == pub_tier)
     folder.csv("rank_ci.csv", table)
+    extra["rank_ci"] = table
     top, bottom = tiers[0], tiers[-1]
     best = tau_best(est, cov, top, **kw)
     worst = tau_worst(est, cov, bottom, **kw)
@@ -215,11 +220,13 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
                             progress=Progress("Monte Carlo", progress))
         ranks = rank_table(mc)
         folder.csv("ranks.csv", ranks)
-        folder.csv("acceptability.csv", acceptability_table(mc))
+        acceptability = acceptability_table(mc)
+        folder.csv("acceptability.csv", acceptability)
         groups = group_table(mc)
         folder.csv("groups.csv", groups)
         timings["montecarlo"] = time.perf_counter() - t
 
+        extra: dict[str, pd.DataFrame] = {}
         loo_summary = None
         if cfg.leave_one_out:
             t = time.perf_counter()
@@ -233,6 +240,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             t = time.perf_counter()
             indices, convergence, problem = index_sobol(ds, cfg, cfg.seed)
             folder.csv("sobol.csv", indices)
+            extra["sobol"] = indices
             folder.csv("sobol_convergence.csv", convergence)
             sobol_summary = sobol_summary_dict(indices, problem, cfg)
             timings["sobol"] = time.perf_counter() - t
@@ -242,6 +250,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             t = time.perf_counter()
             ext = extreme_ranks(ds, cfg.extremes_delta)
             folder.csv("extremes.csv", ext)
+            extra["extremes"] = ext
             pairs, dom = dominance_tables(ds)
             folder.csv("dominance.csv", pairs)
             folder.csv("dominance_summary.csv", dom)
@@ -266,6 +275,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             folder.csv("importance.csv", imp)
             coh = coherence_table(ds, composite)
             folder.csv("coherence.csv", coh)
+            extra["importance"], extra["coherence"] = imp, coh
             ind = imp[imp["level"] == "indicator"]
             worst = ind.loc[ind["importance_minus_weight"].abs().idxmax()]
             importance_summary = {
@@ -282,7 +292,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
         noise_summary = None
         if cfg.noise:
             t = time.perf_counter()
-            noise_summary = _noise_analyses(ds, cfg, folder)
+            noise_summary = _noise_analyses(ds, cfg, folder, extra)
             timings["noise_and_rank_ci"] = time.perf_counter() - t
         if cfg.resample_replicates:
             t = time.perf_counter()
@@ -331,7 +341,27 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             summary["extremes"] = extremes_summary
         if importance_summary is not None:
             summary["importance"] = importance_summary
+        tables = {"ranks": ranks, "acceptability": acceptability, "groups": groups,
+                  "reproduction": result.table()}
+        scen = scenario_ranks(ds, cfg)
+        folder.csv("scenarios.csv", scen)
+        tables["scenarios"] = scen
+        for name in ("extremes", "sobol", "importance", "coherence", "rank_ci", "noise"):
+            if name in extra:
+                tables[name] = extra[name]
+        fragile = fragile_table(ds, ranks, extra.get("extremes"), extra.get("sobol"),
+                                extra.get("rank_ci"), extra.get("noise"), cfg.rank_width)
+        folder.csv("fragile.csv", fragile)
+        tables["fragile"] = fragile
+        summary["fragile"] = {"cities": len(fragile),
+                              "by_published_tier": {str(t): int((fragile.published_tier == t)
+                                                                .sum())
+                                                    for t in range(1, len(ds.spec.tiers) + 1)}}
         folder.json("summary.json", summary)
+        t = time.perf_counter()
+        for name, data in build_report(ds, summary, tables).items():
+            folder.write(name, data)
+        timings["report"] = time.perf_counter() - t
         timings["total"] = time.perf_counter() - t0
         manifest = {
             "run_file": str(cfg.path), "run_file_sha256": cfg.sha256, "seed": cfg.seed,

@@ -10,7 +10,8 @@ above j, every k significantly negative certainly below, so
     rank_j in [1 + #{k certainly above j},  p - #{k certainly below j}].
 
 Critical values come from a parametric bootstrap of the estimates, theta* ~ N(0, cov), of
-max |Delta*_jk| / sigma_jk over the pairs still in play (max of one-sided statistics for the
+max |Delta*_jk| / sigma_jk over the pairs still in play (its (1 - alpha) quantile taken as
+an order statistic, method "higher": conservative) (max of one-sided statistics for the
 one-sided sets); the stepdown refinement (Romano & Wolf 2005) removes the pairs already
 rejected and recomputes the critical value until nothing changes. Marginal sets control the
 error for each unit's rank separately; simultaneous sets for all ranks at once.
@@ -89,10 +90,14 @@ def _reject(est, cov, coverage, simultaneous, stepdown, kind, n_boot, seed
     while active.any():
         masked = np.where(active[None, :, :], stat_star, -np.inf)
         if simultaneous:
-            crit = np.quantile(masked.reshape(n_boot, -1).max(axis=1), 1 - alpha)
+            crit = np.quantile(masked.reshape(n_boot, -1).max(axis=1), 1 - alpha,
+                               method="higher")
             crit = np.full((p, 1), crit)
         else:
-            crit = np.quantile(masked.max(axis=2), 1 - alpha, axis=0)[:, None]
+            # units with no pair left in play get an infinite critical value (nothing to test)
+            row_max = masked.max(axis=2)
+            row_max[:, ~active.any(axis=1)] = np.inf
+            crit = np.quantile(row_max, 1 - alpha, axis=0, method="higher")[:, None]
         if kind == "two-sided":
             new = active & (np.abs(t_hat) > crit)
         elif kind == "lower":
