@@ -256,11 +256,16 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
 SUBTABLE_COLUMNS = ["table", "dimension", "group_kind", "group", "rank", "unit", "node", "value"]
 
 
-def _load_subtables(path: Path, spec: Spec, units: set[str]) -> pd.DataFrame:
+def _read_with_header(path: Path, columns: list[str]) -> Table:
+    """A CSV whose header must be exactly ``columns``."""
     table = read_table(path)
-    if table.header != SUBTABLE_COLUMNS:
-        raise DataError(f"{table.path} header", f"columns {table.header}",
-                        f"columns {SUBTABLE_COLUMNS}")
+    if table.header != columns:
+        raise DataError(f"{table.path} header", f"columns {table.header}", f"columns {columns}")
+    return table
+
+
+def _load_subtables(path: Path, spec: Spec, units: set[str]) -> pd.DataFrame:
+    table = _read_with_header(path, SUBTABLE_COLUMNS)
     records = []
     for i, row in enumerate(table.rows):
         where = f"{table.path} line {table.line(i)}"
@@ -290,10 +295,7 @@ def _load_claims(path: Path, spec: Spec, units: set[str], ranks: pd.DataFrame,
     """Text statements of the report: "these units hold ranks rank_from..rank_to of ``node``
     within the group" (in that order when ``ordered`` is 1; ``exhaustive`` = 1 when the
     statement's last tier ends the group)."""
-    table = read_table(path)
-    if table.header != CLAIM_COLUMNS:
-        raise DataError(f"{table.path} header", f"columns {table.header}",
-                        f"columns {CLAIM_COLUMNS}")
+    table = _read_with_header(path, CLAIM_COLUMNS)
     records = []
     for i, row in enumerate(table.rows):
         where = f"{table.path} line {table.line(i)}"

@@ -23,9 +23,21 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n").encode("utf-8")
 
 
+def _rounded(obj: object) -> object:
+    """Floats to 10 significant digits, as in the CSVs: the last bits of a float depend on
+    the BLAS kernel, the 10th digit does not."""
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}")
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_rounded(v) for v in obj]
+    return obj
+
+
 def json_bytes(obj: object) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, allow_nan=False)
-            + "\n").encode("utf-8")
+    return (json.dumps(_rounded(obj), ensure_ascii=False, indent=2, sort_keys=False,
+                       allow_nan=False) + "\n").encode("utf-8")
 
 
 def sha256(data: bytes) -> str:

@@ -93,3 +93,11 @@ def make_folder(folder: Path, n_units: int = 8, seed: int = 0, spec_text: str = 
     write_csv(folder / "cities.csv", ["unit", "name_en", "region"],
               [[u, f"Unit {i}", "north" if i % 2 else "south"] for i, u in enumerate(units)])
     return folder
+
+
+def one_level_spec(weights: list[float], tiers: tuple[int, ...] = (2, 3)) -> str:
+    """A spec with indicators x1..xk directly under the root, with the given weights."""
+    text = f"[index]\nroot = \"total\"\ntiers = {list(tiers)}\n[nodes.total]\n"
+    for i, w in enumerate(weights, start=1):
+        text += f"[nodes.x{i}]\nparent = \"total\"\nweight = {w}\nnormalisation = \"none\"\n"
+    return text

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import rankdata
-from synth import make_folder
+from synth import make_folder, one_level_spec
 
 from cityindex.data import load_dataset
 from cityindex.runfile import RunConfig, WeightsConfig
@@ -22,24 +22,7 @@ from cityindex.sensitivity.importance import (
 )
 from cityindex.sensitivity.montecarlo import nominal_scores, rank_table, run_montecarlo
 
-THREE = """
-[index]
-root = "total"
-tiers = [3, 3]
-[nodes.total]
-[nodes.x1]
-parent = "total"
-weight = 0.5
-normalisation = "none"
-[nodes.x2]
-parent = "total"
-weight = 0.3
-normalisation = "none"
-[nodes.x3]
-parent = "total"
-weight = 0.2
-normalisation = "none"
-"""
+THREE = one_level_spec([0.5, 0.3, 0.2], (3, 3))
 
 
 def grid_extremes(x: np.ndarray, nominal: np.ndarray, delta: float, levels: int = 161):

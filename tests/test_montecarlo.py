@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import rankdata
-from synth import make_folder
+from synth import make_folder, one_level_spec
 
 from cityindex.data import load_dataset
 from cityindex.errors import ComputationError
@@ -22,20 +22,7 @@ from cityindex.sensitivity.montecarlo import (
     run_montecarlo,
 )
 
-ONE_LEVEL = """
-[index]
-root = "total"
-tiers = [2, 3]
-[nodes.total]
-[nodes.x1]
-parent = "total"
-weight = 0.5
-normalisation = "none"
-[nodes.x2]
-parent = "total"
-weight = 0.5
-normalisation = "none"
-"""
+ONE_LEVEL = one_level_spec([0.5, 0.5], (2, 3))
 
 
 def config(samples=20000, model="uniform", norms=("published",), aggs=("arithmetic",),
