@@ -124,3 +124,23 @@ def test_index_sobol_convergence_table(dataset):
     assert len(indices) == 107 * len(problem["names"])
     last = convergence[convergence.n == 64].drop(columns="n").reset_index(drop=True)
     np.testing.assert_allclose(last["ST"], indices["ST"], equal_nan=True)
+
+
+def test_measurement_noise_is_a_factor_when_noise_is_modelled(dataset):
+    from cityindex.runfile import NoiseConfig
+    from cityindex.sensitivity.noise import NoiseModel
+
+    def noise_st(model: NoiseModel) -> float:
+        cfg = RunConfig(Path("t.toml"), "", Path("."), 1, 10, WeightsConfig("uniform", 0.25),
+                        ("published",), ("arithmetic",), sobol=SobolConfig(n=256, n_boot=20,
+                                                                leave_one_out=False),
+                        noise=NoiseConfig(100, {"social_media": model}))
+        indices, _, problem = index_sobol(dataset, cfg, seed=2)
+        assert problem["names"][-1] == "measurement_noise"
+        shift = indices[indices.unit == "mean_abs_shift"].set_index("factor")
+        return float(shift.at["measurement_noise", "ST"])
+
+    # rounding noise (+-0.005 points) barely moves ranks; sd = 5 points on the heaviest
+    # indicator does, and the index must say so
+    loud, quiet = noise_st(NoiseModel("normal", sd=5.0)), noise_st(NoiseModel("none"))
+    assert loud > 0.3 and quiet < 0.05, (loud, quiet)

@@ -6,8 +6,11 @@ Factors, each uniform on its range:
   the Monte-Carlo ``uniform`` model; with ``weights = "grouped"`` the multipliers move in
   SALib groups (the pillar weights together, each pillar's split together);
 - discrete choices by trigger, a U(0, 1) factor mapped to one of k options by floor(u k):
-  the normalisation and the aggregation (when the run file lists more than one) and
-  leave-one-out over "none" + each indicator.
+  the normalisation and the aggregation (when the run file lists more than one),
+  leave-one-out over "none" + each indicator, and — when the run file has a [noise] model —
+  measurement noise: a trigger over K = 1024 noisy copies of the data drawn once from that
+  model (seeded), so the noise realisation is a factor like any other (Saisana et al. 2005
+  treat data error the same way).
 
 Outputs: each unit's rank (ties "min") and the average absolute rank shift against the nominal
 ranking. Every output is a function of all factors; indices say which factors its variance
@@ -27,15 +30,19 @@ from SALib.util import extract_group_names
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc, rank_matrix
 from cityindex.runfile import RunConfig
-from cityindex.score import effective_weight_batch
+from cityindex.score import effective_weight_batch, log_shifted, normalise
 from cityindex.sensitivity import sobol
 from cityindex.sensitivity.montecarlo import IndexModel, nominal_scores
-from cityindex.sensitivity.sampler import Scenarios
+from cityindex.sensitivity.noise import draw_noisy, noise_parameters
+from cityindex.sensitivity.sampler import Scenarios, block_rng
 from cityindex.spec import Spec
+
+NOISE_REALISATIONS = 1024
+STREAM_SOBOL_NOISE = 4
 
 
 def index_problem(spec: Spec, cfg: RunConfig, grouped: bool = False,
-                  leave_one_out: bool = True) -> dict:
+                  leave_one_out: bool = True, noise: bool = False) -> dict:
     """The SALib problem of the index's factors."""
     delta = cfg.weights.delta
     names, bounds, groups = [], [], []
@@ -56,6 +63,10 @@ def index_problem(spec: Spec, cfg: RunConfig, grouped: bool = False,
         names.append("leave_one_out")
         bounds.append([0.0, 1.0])
         groups.append("leave_one_out")
+    if noise:
+        names.append("measurement_noise")
+        bounds.append([0.0, 1.0])
+        groups.append("measurement_noise")
     problem = {"num_vars": len(names), "names": names, "bounds": bounds}
     if grouped:
         problem["groups"] = groups
@@ -84,7 +95,39 @@ def drop_indicator(spec: Spec, weights: np.ndarray, indicator: str) -> None:
     raise ValueError(f"removing '{indicator}' leaves no weighted indicator")
 
 
-def index_model(ds: Dataset, cfg: RunConfig, problem: dict
+def _noisy_normalised(ds: Dataset, cfg: RunConfig, seed: int) -> dict[str, np.ndarray]:
+    """K noisy copies of the indicators from the [noise] model, normalised by every choice
+    (K, choices, U, D), with logs for geometric aggregation."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    params = noise_parameters(ds, cfg.noise.models)
+    rng = block_rng(seed, STREAM_SOBOL_NOISE, 0)
+    draws = draw_noisy(x, params, rng, NOISE_REALISATIONS, spec.scale)
+    arr = np.stack([np.stack([normalise(d, m, spec.scale) for m in cfg.normalisations])
+                    for d in draws])
+    out = {"x": arr}
+    if "geometric" in cfg.aggregations:
+        out["log"] = log_shifted(arr, cfg.geometric_offset, "noisy normalised indicators")
+    return out
+
+
+def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
+                  agg: np.ndarray, eff: np.ndarray, cfg: RunConfig) -> np.ndarray:
+    """Composite scores of rows using noisy copy k, normalisation norm, aggregation agg."""
+    out = np.empty((k.size, noisy["x"].shape[2]))
+    for a, method in enumerate(cfg.aggregations):
+        rows = np.flatnonzero(agg == a)
+        if rows.size == 0:
+            continue
+        if method == "arithmetic":
+            out[rows] = np.einsum("sud,sd->su", noisy["x"][k[rows], norm[rows]], eff[rows])
+        else:
+            out[rows] = np.exp(np.einsum("sud,sd->su", noisy["log"][k[rows], norm[rows]],
+                                         eff[rows])) - cfg.geometric_offset
+    return out
+
+
+def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
                 ) -> tuple[Callable[[np.ndarray], np.ndarray], list[str]]:
     """The model for :func:`cityindex.sensitivity.sobol.sobol_indices`: factor rows ->
     (units' ranks..., mean absolute rank shift). Returns the callable and output names."""
@@ -96,6 +139,7 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict
                       for a in spec.aggregates]
     scorer = IndexModel(ds, cfg.normalisations, cfg.aggregations, cfg.geometric_offset)
     reference = rank_desc(nominal_scores(ds))
+    noisy = _noisy_normalised(ds, cfg, seed) if "measurement_noise" in names else None
 
     def model(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
         out = np.empty((x.shape[0], ds.n_units + 1))
@@ -120,7 +164,12 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict
                 if "normalisation" in names else np.zeros(n, dtype=np.int64))
         agg = (trigger(x[:, names.index("aggregation")], len(cfg.aggregations))
                if "aggregation" in names else np.zeros(n, dtype=np.int64))
-        scores = scorer.scores(Scenarios(w, effective_weight_batch(spec, w), norm, agg))
+        eff = effective_weight_batch(spec, w)
+        if noisy is None:
+            scores = scorer.scores(Scenarios(w, eff, norm, agg))
+        else:
+            k = trigger(x[:, names.index("measurement_noise")], NOISE_REALISATIONS)
+            scores = _noisy_scores(noisy, k, norm, agg, eff, cfg)
         ranks = rank_matrix(scores)
         shift = np.abs(ranks - reference).mean(axis=1)
         return np.column_stack([ranks, shift])
@@ -134,9 +183,10 @@ def index_sobol(ds: Dataset, cfg: RunConfig, seed: int) -> tuple[pd.DataFrame, p
 
     Returns (indices at n, indices at n/4, n/2 and n in long form, problem)."""
     sc = cfg.sobol
-    problem = index_problem(ds.spec, cfg, grouped=sc.grouped, leave_one_out=sc.leave_one_out)
+    problem = index_problem(ds.spec, cfg, grouped=sc.grouped, leave_one_out=sc.leave_one_out,
+                            noise=cfg.noise is not None)
     factors, d = extract_group_names(problem)
-    model, outputs = index_model(ds, cfg, problem)
+    model, outputs = index_model(ds, cfg, problem, seed)
     x = sobol.sample(problem, sc.n, seed)
     y = model(x)
     frames = []
