@@ -91,3 +91,8 @@ def test_noise_section_validation(tmp_path):
     path.write_text(base + 'search = { model = "poisson" }\n')
     with pytest.raises(RunFileError, match="poisson"):
         load_runfile(path)
+
+
+def test_grid_model_without_a_grid_is_a_run_file_error(dataset):
+    with pytest.raises(RunFileError, match=r"\[noise\].social_media"):
+        noise_parameters(dataset, {"social_media": NoiseModel("grid")})

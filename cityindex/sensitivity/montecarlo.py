@@ -29,6 +29,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from cityindex.data import Dataset
+from cityindex.errors import ComputationError
 from cityindex.rank import RankFolder, RankHistogram, rank_desc, tier_of_rank
 from cityindex.runfile import RunConfig
 from cityindex.score import aggregate, log_shifted, normalise
@@ -85,7 +86,11 @@ class IndexModel:
                 else:
                     out[rows] = np.exp(w @ self.logx[k].T) - self.offset
         if not np.isfinite(out).all():
-            raise FloatingPointError("non-finite composite score")
+            bad = np.argwhere(~np.isfinite(out))[0]
+            raise ComputationError(
+                f"scenario with normalisation '{self.normalisations[sc.normalisation[bad[0]]]}'"
+                f" and aggregation '{self.aggregations[sc.aggregation[bad[0]]]}'",
+                f"a non-finite composite score for unit #{bad[1]}", "finite scores")
         return out
 
 

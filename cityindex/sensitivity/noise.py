@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cityindex.data import Dataset
+from cityindex.errors import RunFileError
 from cityindex.quantisation import detect_grid
 from cityindex.rank import RankFolder, rank_desc
 from cityindex.score import effective_weight_batch
@@ -66,8 +67,9 @@ def noise_parameters(ds: Dataset, models: dict[str, NoiseModel]) -> dict[str, np
         if m.model == "grid":
             grid = detect_grid(ds.indicators[ind].to_numpy(), half[:, i])
             if grid is None:
-                raise ValueError(f"indicator '{ind}' has no detectable quantisation grid; "
-                                 "use another noise model")
+                raise RunFileError(f"[noise].{ind}", "model 'grid', but the published "
+                                   f"'{ind}' scores show no quantisation grid",
+                                   "another noise model for this indicator")
             step[i] = grid.step
     code = np.array([NOISE_MODELS.index(models.get(i, NoiseModel()).model)
                      for i in spec.indicators])
