@@ -35,7 +35,7 @@ from cityindex.sensitivity.montecarlo import (
     run_montecarlo,
     shift_summary,
 )
-from cityindex.sensitivity.noise import noise_bootstrap, resample_bootstrap
+from cityindex.sensitivity.noise import noise_bootstrap, noise_parameters, resample_bootstrap
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.sensitivity.scenarios import scenario_ranks
@@ -134,10 +134,6 @@ def sobol_summary_dict(indices, problem: dict, cfg: RunConfig) -> dict:
 
 def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder, extra: dict) -> dict:
     """noise.csv (noise alone, noise and weights together) and rank_ci.csv."""
-    unknown = sorted(set(cfg.noise.models) - set(ds.spec.indicators))
-    if unknown:
-        raise RunFileError(f"{cfg.path} [noise].{unknown[0]}", "not an indicator of the spec",
-                           f"one of {ds.spec.indicators}")
     nominal = rank_desc(nominal_scores(ds))
     alone, scores = noise_bootstrap(ds, cfg.noise.models, cfg.noise.replicates, cfg.seed)
     both, _ = noise_bootstrap(ds, cfg.noise.models, cfg.noise.replicates, cfg.seed,
@@ -197,6 +193,16 @@ def _noise_analyses(ds, cfg: RunConfig, folder: OutputFolder, extra: dict) -> di
     }
 
 
+def _check_against_spec(cfg: RunConfig, ds) -> None:
+    """Run-file keys that name parts of the index, checked before any work starts."""
+    if cfg.noise:
+        unknown = sorted(set(cfg.noise.models) - set(ds.spec.indicators))
+        if unknown:
+            raise RunFileError(f"{cfg.path} [noise].{unknown[0]}",
+                               "not an indicator of the spec", f"one of {ds.spec.indicators}")
+        noise_parameters(ds, cfg.noise.models)  # e.g. a 'grid' model needs a grid
+
+
 def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
              chunk_blocks: int | None = None) -> Path:
     """Run ``runfile`` and write its report folder; returns the folder."""
@@ -205,6 +211,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
     cfg = load_runfile(runfile)
     out = out or Path("reports") / runfile.stem
     ds = load_dataset(cfg.data)
+    _check_against_spec(cfg, ds)
     timings["load"] = time.perf_counter() - t0
 
     folder = OutputFolder(out)

@@ -129,3 +129,14 @@ def test_failed_computation_leaves_nothing_half_written(runfile, tmp_path):
     assert main(["run", str(runfile), "--out", str(out), "--quiet"]) == 2
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_unknown_noise_indicator_fails_before_any_work(runfile, tmp_path):
+    runfile.write_text(RUN + '\n[noise]\nreplicates = 10\nsearches = { model = "none" }\n',
+                       encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "cityindex", "run", str(runfile), "--out",
+                           str(out)], capture_output=True, text=True)
+    assert proc.returncode == 2 and "[noise].searches" in proc.stderr
+    assert "Monte Carlo" not in proc.stderr  # failed before the first stage
+    assert not out.exists()
