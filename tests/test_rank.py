@@ -46,3 +46,43 @@ def test_histogram_statistics_match_direct_computation():
     hi = np.full(9, 4)
     np.testing.assert_allclose(hist.prob_between(lo, hi),
                                ((ranks >= 3) & (ranks <= 4)).mean(axis=0))
+
+
+@pytest.mark.parametrize("levels", [4, 10**9])
+def test_rank_folder_matches_direct_computation(levels):
+    """Overall, within-group histograms and shift sums against rank_desc row by row, with
+    ties (levels = 4) and without; chunked folding."""
+    from cityindex.rank import RankFolder
+
+    rng = np.random.default_rng(levels % 97)
+    u = 11
+    labels = np.array([0, 1, 0, 2, 1, -1, 0, 2, 1, 2, -1])
+    other = np.array([1, 1, 0, 0, 1, 0, 1, 0, 1, 0, 1])
+    reference = rng.permutation(u) + 1
+    scores = np.floor(rng.uniform(0, levels, size=(3000, u)))
+    folder = RankFolder(u, reference, [labels, other])
+    for chunk in np.array_split(scores, 7):
+        folder.add(chunk)
+    ranks = rank_desc(scores)
+    direct = RankHistogram(u)
+    direct.add(ranks)
+    np.testing.assert_array_equal(folder.overall.counts, direct.counts)
+    shifts = np.abs(ranks - reference).sum(axis=1)
+    np.testing.assert_array_equal(folder.shift_counts,
+                                  np.bincount(shifts, minlength=u * u + 1))
+    for p, lab in enumerate([labels, other]):
+        for g in np.unique(lab[lab >= 0]):
+            members = np.flatnonzero(lab == g)
+            expected = RankHistogram(members.size)
+            expected.add(rank_desc(scores[:, members]))
+            np.testing.assert_array_equal(folder.group_histogram(p, members).counts,
+                                          expected.counts)
+
+
+def test_rank_matrix_equals_rank_desc():
+    from cityindex.rank import rank_matrix
+
+    rng = np.random.default_rng(3)
+    for levels in (3, 10**9):
+        s = np.floor(rng.uniform(0, levels, size=(500, 30)))
+        np.testing.assert_array_equal(rank_matrix(s), rank_desc(s))
