@@ -163,6 +163,10 @@ class RankFolder:
         # Units outside every group of a partition (label -1) form one extra, unread group.
         # After regrouping each row by label (group sizes are the same in every scenario),
         # the within-group rank of each slot is fixed: slot_rank.
+        # One lookup per unit gives its sort key's high part (label, above the position
+        # bits) and low part (the unit's row offset u * unit in the histogram), so after the
+        # sort a single mask and add give the flat histogram index.
+        self._row_bits = max(1, (n_units * n_units).bit_length())
         self._label_key, self._slot_rank = [], []
         for lab in self.partitions:
             full = np.where(lab >= 0, lab, lab.max() + 1)
@@ -170,7 +174,9 @@ class RankFolder:
             starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
             slot_label = np.repeat(np.arange(sizes.size), sizes)
             self._slot_rank.append(np.arange(n_units) - starts[slot_label])
-            self._label_key.append(full.astype(np.int64) << (2 * self._bits))
+            self._label_key.append(
+                (full.astype(np.int64) << (self._bits + self._row_bits))
+                | (np.arange(n_units, dtype=np.int64) * n_units))
         self._tile_cache: dict[int, tuple] = {}
 
     def _tiles(self, rows: int) -> tuple[np.ndarray, ...]:
@@ -180,7 +186,7 @@ class RankFolder:
             u = self.n_units
             pos = np.tile(np.arange(u, dtype=np.int64), rows)
             slots = [np.tile(r, rows) for r in self._slot_rank]
-            self._tile_cache = {rows: (pos, pos + 1, pos << self._bits, slots)}
+            self._tile_cache = {rows: (pos, pos + 1, pos << self._row_bits, slots)}
         return self._tile_cache[rows]
 
     def add(self, scores: np.ndarray) -> np.ndarray:
@@ -200,17 +206,15 @@ class RankFolder:
             d -= rank
             np.abs(d, out=d)
             shifts[clean] = d.reshape(rows, u).sum(axis=1)
-            mask = (1 << self._bits) - 1
+            mask = (1 << self._row_bits) - 1
             for label_key, counts, slot in zip(self._label_key, self.partition_counts, slots):
                 # regroup each row by label, keeping the rank order inside each label
                 key = np.take(label_key, o)
                 key |= pos_key
-                key |= o
                 key = key.reshape(rows, u)
                 key.sort(axis=1)
                 key = key.ravel()
                 key &= mask
-                key *= u
                 key += slot
                 counts += np.bincount(key, minlength=u * u).reshape(u, u)
         if tied.any():
