@@ -431,7 +431,10 @@ def audit(ds: Dataset) -> AuditResult:
     claims, n_claims = check_claims(ds)
     profile, norm, grid_notes, n_norm = indicator_profile(ds)
     inconsistencies = agg + order + sub + claims + norm
-    for f in explain_rank_differences(ds, inconsistencies).to_dict("records"):
+    # (only "aggregate" findings explain rank differences, so adding the unexplained ones
+    # below does not change this table)
+    differences = explain_rank_differences(ds, inconsistencies)
+    for f in differences.to_dict("records"):
         if f["explanation"] == "unexplained":
             inconsistencies.append(Finding(
                 "rank_order", f["unit"], f["node"], f["published_rank"], f["recomputed_rank"],
@@ -440,6 +443,6 @@ def audit(ds: Dataset) -> AuditResult:
     return AuditResult(
         dataset=str(ds.folder), inconsistencies=inconsistencies,
         notes=tie_notes + grid_notes, profile=profile,
-        rank_differences=explain_rank_differences(ds, inconsistencies),
+        rank_differences=differences,
         checks={"aggregate": n_agg, "rank_order": n_rank, "subtable": n_sub,
                 "claim": n_claims, "normalisation": n_norm})
