@@ -59,8 +59,8 @@ def find_cjk_font_dir() -> str | None:
     Debian location (fonts-wqy-microhei, fonts-noto-cjk)."""
     env = os.environ.get("CITYINDEX_CJK_FONT_DIR")
     for d in ([env] if env else []) + CJK_FONT_DIRS:
-        if d and Path(d).is_dir() and any(Path(d).rglob("*.tt[cf]")) | any(
-                Path(d).rglob("*.otf")) | any(Path(d).rglob("*.otc")):
+        if d and Path(d).is_dir() and any(
+                any(Path(d).rglob(pattern)) for pattern in ("*.tt[cf]", "*.ot[cf]")):
             return d
     return None
 
