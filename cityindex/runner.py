@@ -234,7 +234,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
         timings["montecarlo"] = time.perf_counter() - t
 
         extra: dict[str, pd.DataFrame] = {}
-        loo_summary = None
+        loo_summary, loo = None, None
         if cfg.leave_one_out:
             t = time.perf_counter()
             loo = leave_one_out(ds)
@@ -350,7 +350,7 @@ def run_file(runfile: Path, out: Path | None = None, progress: bool = True,
             summary["importance"] = importance_summary
         tables = {"ranks": ranks, "acceptability": acceptability, "groups": groups,
                   "reproduction": result.table()}
-        scen = scenario_ranks(ds, cfg)
+        scen = scenario_ranks(ds, cfg, loo)
         folder.csv("scenarios.csv", scen)
         tables["scenarios"] = scen
         for name in ("extremes", "sobol", "importance", "coherence", "rank_ci", "noise"):

@@ -32,9 +32,10 @@ from cityindex.rank import rank_desc, rank_matrix
 from cityindex.runfile import RunConfig
 from cityindex.score import effective_weight_batch, log_shifted, normalise
 from cityindex.sensitivity import sobol
+from cityindex.sensitivity.leave_one_out import drop_indicator
 from cityindex.sensitivity.montecarlo import IndexModel, nominal_scores
 from cityindex.sensitivity.noise import draw_noisy, noise_parameters
-from cityindex.sensitivity.sampler import Scenarios, block_rng
+from cityindex.sensitivity.sampler import Scenarios, block_rng, renormalise, sibling_columns
 from cityindex.spec import Spec
 
 NOISE_REALISATIONS = 1024
@@ -78,23 +79,6 @@ def trigger(u: np.ndarray, k: int) -> np.ndarray:
     return np.minimum((u * k).astype(np.int64), k - 1)
 
 
-def drop_indicator(spec: Spec, weights: np.ndarray, indicator: str) -> None:
-    """In place: zero ``indicator``'s weight in every row and renormalise its siblings; a
-    parent left with no weight is dropped the same way, up the tree."""
-    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
-    node = indicator
-    while node != spec.root:
-        weights[:, col[node]] = 0.0
-        parent = spec.nodes[node].parent
-        kids = [col[k] for k in spec.children(parent)]
-        total = weights[:, kids].sum(axis=1, keepdims=True)
-        if (total > 0).all():
-            weights[:, kids] /= total
-            return
-        node = parent
-    raise ValueError(f"removing '{indicator}' leaves no weighted indicator")
-
-
 def _noisy_normalised(ds: Dataset, cfg: RunConfig, seed: int) -> dict[str, np.ndarray]:
     """K noisy copies of the indicators from the [noise] model, normalised by every choice
     (K, choices, U, D), with logs for geometric aggregation."""
@@ -135,8 +119,7 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
     names = problem["names"]
     nodes = spec.weighted_nodes
     nominal_w = spec.nominal_weights().reindex(nodes).to_numpy()
-    sibling_groups = [np.array([nodes.index(k) for k in spec.children(a)])
-                      for a in spec.aggregates]
+    siblings = sibling_columns(spec)
     scorer = IndexModel(ds, cfg.normalisations, cfg.aggregations, cfg.geometric_offset)
     reference = rank_desc(nominal_scores(ds))
     noisy = _noisy_normalised(ds, cfg, seed) if "measurement_noise" in names else None
@@ -149,9 +132,7 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
 
     def evaluate(x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        w = nominal_w * x[:, : len(nodes)]
-        for g in sibling_groups:
-            w[:, g] /= w[:, g].sum(axis=1, keepdims=True)
+        w = renormalise(nominal_w * x[:, : len(nodes)], siblings)
         if "leave_one_out" in names:
             choice = trigger(x[:, names.index("leave_one_out")], len(spec.indicators) + 1)
             for i, ind in enumerate(spec.indicators, start=1):

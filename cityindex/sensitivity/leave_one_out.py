@@ -17,22 +17,30 @@ from cityindex.rank import rank_desc
 from cityindex.spec import Spec
 
 
-def weights_without(spec: Spec, indicator: str) -> pd.Series:
-    """Node weights with ``indicator`` removed and siblings renormalised (recursively)."""
-    w = spec.nominal_weights().copy()
+def drop_indicator(spec: Spec, weights: np.ndarray, indicator: str) -> None:
+    """In place, on (rows, weighted nodes) node weights: zero ``indicator``'s weight in every
+    row and renormalise its siblings; a parent left with no weight is dropped the same way, up
+    the tree."""
+    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
     node = indicator
     while node != spec.root:
-        w[node] = 0.0
+        weights[:, col[node]] = 0.0
         parent = spec.nodes[node].parent
-        kids = spec.children(parent)
-        total = w[kids].sum()
-        if total > 0:
-            w[kids] = w[kids] / total
-            break
+        kids = [col[k] for k in spec.children(parent)]
+        total = weights[:, kids].sum(axis=1, keepdims=True)
+        if (total > 0).all():
+            weights[:, kids] /= total
+            return
         node = parent
-    else:
-        raise ValueError(f"removing '{indicator}' leaves no weighted indicator")
-    return w
+    raise ValueError(f"removing '{indicator}' leaves no weighted indicator")
+
+
+def weights_without(spec: Spec, indicator: str) -> pd.Series:
+    """Node weights with ``indicator`` removed and siblings renormalised (recursively)."""
+    w = spec.nominal_weights().reindex(spec.weighted_nodes)
+    values = w.to_numpy(dtype=float)[None, :].copy()
+    drop_indicator(spec, values, indicator)
+    return pd.Series(values[0], index=w.index)
 
 
 def leave_one_out(ds: Dataset) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,6 @@ class MonteCarloResult:
     choice_counts: np.ndarray        # (normalisations, aggregations) scenario counts
     nominal_rank: np.ndarray
     nominal_group_rank: list[np.ndarray]
-    extras: dict = field(default_factory=dict)
 
     @property
     def n(self) -> int:

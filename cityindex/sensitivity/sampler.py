@@ -38,6 +38,19 @@ def block_rng(seed: int, stream: int, block: int) -> np.random.Generator:
         np.random.SeedSequence(seed, spawn_key=(stream, block))))
 
 
+def sibling_columns(spec: Spec) -> list[np.ndarray]:
+    """Column indices (into ``spec.weighted_nodes``) of each aggregate's children."""
+    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
+    return [np.array([col[k] for k in spec.children(agg)]) for agg in spec.aggregates]
+
+
+def renormalise(weights: np.ndarray, siblings: list[np.ndarray]) -> np.ndarray:
+    """In place and returned: each sibling group's weights divided by their row sum."""
+    for g in siblings:
+        weights[:, g] /= weights[:, g].sum(axis=1, keepdims=True)
+    return weights
+
+
 @dataclass(frozen=True)
 class Scenarios:
     node_weights: np.ndarray     # (n, weighted nodes), siblings summing to 1
@@ -58,9 +71,7 @@ class ScenarioSampler:
         self.stream = stream
         self.nodes = spec.weighted_nodes
         self.nominal = spec.nominal_weights().reindex(self.nodes).to_numpy()
-        col = {n: j for j, n in enumerate(self.nodes)}
-        self.sibling_groups = [np.array([col[k] for k in spec.children(agg)])
-                               for agg in spec.aggregates]
+        self.sibling_groups = sibling_columns(spec)
 
     @property
     def n_blocks(self) -> int:
@@ -75,10 +86,7 @@ class ScenarioSampler:
             return np.broadcast_to(self.nominal, (n, self.nominal.size)).copy()
         if cfg.model == "uniform":
             factors = rng.uniform(1 - cfg.delta, 1 + cfg.delta, size=(n, self.nominal.size))
-            w = self.nominal * factors
-            for g in self.sibling_groups:
-                w[:, g] /= w[:, g].sum(axis=1, keepdims=True)
-            return w
+            return renormalise(self.nominal * factors, self.sibling_groups)
         w = np.empty((n, self.nominal.size))
         for g in self.sibling_groups:
             alpha = (np.ones(g.size) if cfg.model == "simplex"

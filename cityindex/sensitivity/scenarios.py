@@ -10,11 +10,13 @@ from cityindex.data import Dataset
 from cityindex.rank import rank_desc
 from cityindex.runfile import RunConfig
 from cityindex.score import NORMALISATION_CHOICES, aggregate, normalise
-from cityindex.sensitivity.leave_one_out import weights_without
+from cityindex.sensitivity.leave_one_out import leave_one_out
 
 
-def scenario_ranks(ds: Dataset, cfg: RunConfig) -> pd.DataFrame:
-    """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published)."""
+def scenario_ranks(ds: Dataset, cfg: RunConfig, loo: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published).
+    ``loo`` is the :func:`leave_one_out` table when the caller already has it."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
@@ -23,12 +25,12 @@ def scenario_ranks(ds: Dataset, cfg: RunConfig) -> pd.DataFrame:
     for method in NORMALISATION_CHOICES:
         rows[f"{method} normalisation"] = aggregate(normalise(x, method, spec.scale), eff)
     rows["geometric aggregation"] = aggregate(x, eff, "geometric", cfg.geometric_offset)
+    ranks_by = {name: rank_desc(scores) for name, scores in rows.items()}
+    loo = leave_one_out(ds) if loo is None else loo
     for ind in spec.indicators:
-        w = spec.effective_weights(weights_without(spec, ind)).reindex(spec.indicators)
-        rows[f"without {ind}"] = aggregate(x, w.to_numpy())
+        ranks_by[f"without {ind}"] = loo[f"rank_without_{ind}"].to_numpy()
     frames = []
-    for name, scores in rows.items():
-        ranks = rank_desc(scores)
+    for name, ranks in ranks_by.items():
         frames.append(pd.DataFrame({"unit": ds.units, "scenario": name, "rank": ranks,
                                     "published_rank": published,
                                     "shift": ranks - published}))
