@@ -8,14 +8,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cityindex.app.runfile import load_runfile  # noqa: E402
 from cityindex.data import load_dataset  # noqa: E402
-from cityindex.runfile import load_runfile  # noqa: E402
-from cityindex.sensitivity.montecarlo import nominal_scores  # noqa: E402
+from cityindex.sensitivity.engine import nominal_scores  # noqa: E402
 from cityindex.sensitivity.noise import noise_bootstrap, resample_bootstrap  # noqa: E402
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best  # noqa: E402
 
@@ -24,12 +23,12 @@ def main() -> None:
     cfg = load_runfile(ROOT / "analyses" / "sensitivity.toml")
     ds = load_dataset(cfg.data)
     t = time.perf_counter()
-    _, scores = noise_bootstrap(ds, cfg.noise.models, 2000, seed=1)
+    _, scores = noise_bootstrap(ds, cfg.model.noise.models, 2000, seed=1)
     print(f"noise bootstrap, 2000 replicates x 106 cities: {time.perf_counter() - t:.2f} s")
     t = time.perf_counter()
     resample_bootstrap(ds, 2000, seed=1)
     print(f"unit-resampling bootstrap, 2000 replicates: {time.perf_counter() - t:.2f} s")
-    est = pd.Series(nominal_scores(ds), index=ds.units)
+    est = nominal_scores(ds)
     cov = np.cov(scores, rowvar=False)
     for sim in (False, True):
         t = time.perf_counter()

@@ -19,22 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cityindex.data import load_dataset  # noqa: E402
-from cityindex.runfile import RunConfig, WeightsConfig  # noqa: E402
+from cityindex.model import UncertaintyModel  # noqa: E402
 from cityindex.sensitivity import montecarlo  # noqa: E402
 
 
 def timed(ds, cfg, **kw) -> float:
     t = time.perf_counter()
-    res = montecarlo.run_montecarlo(ds, cfg, **kw)
-    montecarlo.rank_table(res)
-    montecarlo.group_table(res)
+    res = montecarlo.run_montecarlo(ds, cfg, 1, **kw)
+    res.ranks()
+    res.groups()
     return time.perf_counter() - t
 
 
 def main() -> None:
     ds = load_dataset(ROOT / "data" / "city-image-2025")
-    cfg = RunConfig(Path("bench.toml"), "", ROOT, 1, 1_000_000, WeightsConfig("uniform", 0.25))
-    timed(ds, replace(cfg, samples=20_000))  # warm-up
+    cfg = UncertaintyModel(weights="uniform", delta=0.25, samples=1_000_000)
+    timed(ds, cfg.replace(samples=20_000))  # warm-up
     print("Monte-Carlo engine, 106 units, uniform weights +-25%, published/arithmetic")
     for workers in (1, 2):
         dt = timed(ds, cfg, workers=workers)
@@ -43,14 +43,14 @@ def main() -> None:
     no_groups = replace(ds, meta=ds.meta[[]])
     dt = timed(no_groups, cfg, workers=2)
     print(f"  without group statistics, 2 workers: {cfg.samples / dt:,.0f} scenarios/s")
-    mixed = replace(cfg, normalisations=("published", "minmax", "zscore", "rank"),
+    mixed = cfg.replace(normalisations=("published", "minmax", "zscore", "rank"),
                     aggregations=("arithmetic", "geometric"))
     dt = timed(ds, mixed, workers=2)
     print(f"  4 normalisations x 2 aggregations, all statistics, 2 workers: "
           f"{cfg.samples / dt:,.0f} scenarios/s")
     for n in (100_000, 1_000_000):
         tracemalloc.start()
-        montecarlo.run_montecarlo(ds, replace(cfg, samples=n), workers=2)
+        montecarlo.run_montecarlo(ds, cfg.replace(samples=n), 1, workers=2)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         print(f"  peak traced memory at N = {n:>9,}: {peak / 2**20:.1f} MiB")

@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 from SALib.analyze import sobol as salib_sobol  # noqa: E402
 
+from cityindex.app.runfile import load_runfile  # noqa: E402
 from cityindex.data import load_dataset  # noqa: E402
-from cityindex.runfile import load_runfile  # noqa: E402
 from cityindex.sensitivity.index_sobol import index_model, index_problem  # noqa: E402
 from cityindex.sensitivity.sobol import estimate, sample  # noqa: E402
 
@@ -31,11 +31,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--outputs", type=int, default=None)
     args = parser.parse_args()
-    cfg = load_runfile(ROOT / "analyses" / "sensitivity.toml")
-    ds = load_dataset(cfg.data)
-    problem = index_problem(ds.spec, cfg)
+    rf = load_runfile(ROOT / "analyses" / "sensitivity.toml")
+    ds = load_dataset(rf.data)
+    problem = index_problem(ds.spec, rf.model)
     d = len(problem["names"])
-    model, _ = index_model(ds, cfg, problem)
+    model, _ = index_model(ds, rf.model, problem)
     n = 2**14
     x = sample(problem, n, seed=1)
     t = time.perf_counter()

@@ -1,5 +1,5 @@
 import sys
 
-from cityindex.cli import main
+from cityindex.app.cli import main
 
 sys.exit(main())

@@ -33,6 +33,7 @@ import pandas as pd
 from cityindex.data import Dataset
 from cityindex.quantisation import detect_grid
 from cityindex.rank import rank_desc
+from cityindex.result import Result
 from cityindex.score import node_scores
 
 FLOAT_SLACK = 1e-9
@@ -57,8 +58,10 @@ class Finding:
 
 
 @dataclass
-class AuditResult:
-    """The reproduction audit of one data folder (statsmodels-style results object)."""
+class ReproductionResult(Result):
+    """The reproduction audit of one data folder (statsmodels-style results object):
+    ``table()`` the inconsistencies, ``summary()`` their counts, ``text()`` a readable
+    report."""
 
     dataset: str
     inconsistencies: list[Finding]
@@ -66,6 +69,16 @@ class AuditResult:
     profile: pd.DataFrame
     rank_differences: pd.DataFrame
     checks: dict[str, int] = field(default_factory=dict)
+
+    name = "reproduction"
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"reproduction": self.table(), "indicator_profile": self.profile}
+
+    def summary(self) -> dict:
+        return {"inconsistencies": len(self.inconsistencies),
+                "by_check": {k: sum(f.check == k for f in self.inconsistencies)
+                             for k in self.checks}}
 
     def table(self, which: str = "inconsistencies") -> pd.DataFrame:
         rows = [{**asdict(f), "difference": f.difference} for f in getattr(self, which)]
@@ -87,7 +100,7 @@ class AuditResult:
             "rank_differences": [clean(r) for r in self.rank_differences.to_dict("records")],
         }
 
-    def summary(self) -> str:
+    def text(self) -> str:
         lines = [f"Reproduction audit of {self.dataset}",
                  "checks run: " + ", ".join(f"{k} {v}" for k, v in self.checks.items()),
                  f"{len(self.inconsistencies)} inconsistencies:"]
@@ -423,7 +436,7 @@ def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.
                                        "swapped_with", "explanation"])
 
 
-def audit(ds: Dataset) -> AuditResult:
+def audit(ds: Dataset) -> ReproductionResult:
     """Run every reproduction check on a dataset (see the module docstring)."""
     agg, n_agg = check_aggregates(ds)
     order, tie_notes, n_rank = check_rank_order(ds)
@@ -440,7 +453,7 @@ def audit(ds: Dataset) -> AuditResult:
                 "rank_order", f["unit"], f["node"], f["published_rank"], f["recomputed_rank"],
                 0.0, "the published order contradicts the scores recomputed from the "
                 f"indicators beyond rounding (swapped with {f['swapped_with']})", "published.csv"))
-    return AuditResult(
+    return ReproductionResult(
         dataset=str(ds.folder), inconsistencies=inconsistencies,
         notes=tie_notes + grid_notes, profile=profile,
         rank_differences=differences,

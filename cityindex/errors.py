@@ -29,3 +29,14 @@ class RunFileError(CityIndexError):
 class ComputationError(CityIndexError):
     """A scenario could not be computed (e.g. a non-positive value under geometric
     aggregation); raised rather than dropping the scenario silently."""
+
+
+class ModelError(CityIndexError, ValueError):
+    """An uncertainty model (or one of its settings) is invalid. Raised when the model is
+    built, whether in Python or from a run file; ``argument`` is the Python argument,
+    ``key`` the run-file key, so both front ends give the same message."""
+
+    def __init__(self, argument: str, key: str, found: str, expected: str) -> None:
+        self.argument = argument
+        self.key = key
+        super().__init__(f"UncertaintyModel {argument} ({key})", found, expected)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +10,9 @@ from scipy.stats import rankdata
 from synth import make_folder, one_level_spec
 
 from cityindex.data import load_dataset
-from cityindex.runfile import RunConfig, WeightsConfig
+from cityindex.model import UncertaintyModel
 from cityindex.sensitivity.dominance import dominance_matrix, dominance_tables
+from cityindex.sensitivity.engine import nominal_scores
 from cityindex.sensitivity.extremes import extreme_ranks, witness_ranks
 from cityindex.sensitivity.importance import (
     coherence_table,
@@ -20,7 +20,7 @@ from cityindex.sensitivity.importance import (
     cronbach_alpha,
     importance_table,
 )
-from cityindex.sensitivity.montecarlo import nominal_scores, rank_table, run_montecarlo
+from cityindex.sensitivity.montecarlo import run_montecarlo
 
 THREE = one_level_spec([0.5, 0.3, 0.2], (3, 3))
 
@@ -77,8 +77,8 @@ def test_witnesses_reach_the_stated_ranks_and_are_admissible(dataset):
 
 def test_every_weight_only_monte_carlo_rank_lies_inside_the_bounds(dataset):
     table = extreme_ranks(dataset, 0.25)
-    cfg = RunConfig(Path("t.toml"), "", Path("."), 5, 60000, WeightsConfig("uniform", 0.25))
-    mc = rank_table(run_montecarlo(dataset, cfg))
+    model = UncertaintyModel(weights="uniform", delta=0.25, samples=60000)
+    mc = run_montecarlo(dataset, model, 5).ranks()
     assert (mc["mc_min"] >= table["best"]).all()
     assert (mc["mc_max"] <= table["worst"]).all()
     assert (table["best"] <= mc["nominal_rank"]).all()
@@ -122,7 +122,7 @@ def test_cronbach_alpha_by_hand():
 
 
 def test_importance_and_coherence_tables(dataset):
-    y = nominal_scores(dataset)
+    y = nominal_scores(dataset).to_numpy()
     imp = importance_table(dataset, y)
     ind = imp[imp.level == "indicator"]
     assert ind["weight_share"].sum() == pytest.approx(1.0)

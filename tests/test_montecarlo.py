@@ -3,9 +3,6 @@ force on small indices."""
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import numpy as np
 import pytest
 from scipy.stats import rankdata
@@ -13,27 +10,25 @@ from synth import make_folder, one_level_spec
 
 from cityindex.data import load_dataset
 from cityindex.errors import ComputationError
-from cityindex.runfile import RunConfig, WeightsConfig
+from cityindex.model import UncertaintyModel
 from cityindex.sensitivity.leave_one_out import leave_one_out, weights_without
-from cityindex.sensitivity.montecarlo import (
-    acceptability_table,
-    group_table,
-    rank_table,
-    run_montecarlo,
-)
+from cityindex.sensitivity.montecarlo import run_montecarlo
 
 ONE_LEVEL = one_level_spec([0.5, 0.5], (2, 3))
 
 
 def config(samples=20000, model="uniform", norms=("published",), aggs=("arithmetic",),
-           seed=3, delta=0.25, offset=1.0) -> RunConfig:
-    return RunConfig(Path("test.toml"), "0" * 64, Path("."), seed, samples,
-                     WeightsConfig(model, delta, 50.0), norms, aggs, offset)
+           delta=0.25, offset=1.0) -> UncertaintyModel:
+    return UncertaintyModel(weights=model, delta=delta, normalisations=norms,
+                            aggregations=aggs, geometric_offset=offset, samples=samples)
+
+
+SEED = 3
 
 
 def test_fixed_weights_reproduce_nominal_rank_exactly(dataset):
-    res = run_montecarlo(dataset, config(samples=3000, model="fixed"))
-    table = rank_table(res)
+    res = run_montecarlo(dataset, config(samples=3000, model="fixed"), SEED)
+    table = res.ranks()
     assert (table["mc_min"] == table["nominal_rank"]).all()
     assert (table["mc_max"] == table["nominal_rank"]).all()
     assert (table["median"] == table["nominal_rank"]).all()
@@ -44,24 +39,24 @@ def test_fixed_weights_reproduce_nominal_rank_exactly(dataset):
 
 def test_probabilities_are_consistent(dataset):
     res = run_montecarlo(dataset, config(samples=8192, norms=("published", "rank"),
-                                         aggs=("arithmetic", "geometric")))
-    acc = acceptability_table(res).drop(columns="unit").to_numpy()
+                                         aggs=("arithmetic", "geometric")), SEED)
+    acc = res.acceptability().drop(columns="unit").to_numpy()
     np.testing.assert_allclose(acc.sum(axis=1), 1.0)
     np.testing.assert_allclose(acc.sum(axis=0), 1.0)  # no ties: each rank taken once
-    table = rank_table(res)
+    table = res.ranks()
     np.testing.assert_allclose(table[["p_tier_1", "p_tier_2", "p_tier_3"]].sum(axis=1), 1.0)
     assert (table["p05"] <= table["median"]).all() and (table["median"] <= table["p95"]).all()
     assert (table["mc_min"] <= table["p05"]).all() and (table["p95"] <= table["mc_max"]).all()
     assert res.choice_counts.sum() == 8192
-    groups = group_table(res)
+    groups = res.groups()
     for _, g in groups.groupby(["group_kind", "group"]):
         assert sorted(g["nominal_group_rank"]) == list(range(1, len(g) + 1))
 
 
 def test_chunk_size_and_workers_do_not_change_results(dataset):
     cfg = config(samples=5000, norms=("published", "zscore"), aggs=("arithmetic", "geometric"))
-    a = run_montecarlo(dataset, cfg, chunk_blocks=1, workers=1)
-    b = run_montecarlo(dataset, cfg, chunk_blocks=3, workers=2)
+    a = run_montecarlo(dataset, cfg, SEED, chunk_blocks=1, workers=1)
+    b = run_montecarlo(dataset, cfg, SEED, chunk_blocks=3, workers=2)
     np.testing.assert_array_equal(a.folder.overall.counts, b.folder.overall.counts)
     np.testing.assert_array_equal(a.folder.shift_counts, b.folder.shift_counts)
     for x, y in zip(a.folder.partition_counts, b.folder.partition_counts):
@@ -86,7 +81,7 @@ def test_simplex_weights_agree_with_brute_force(tmp_path):
     x = rng.uniform(0, 100, size=(7, 2))
     ds = load_dataset(make_folder(tmp_path / "d", spec_text=ONE_LEVEL, indicators=x))
     n = 40000
-    res = run_montecarlo(ds, config(samples=n, model="simplex"))
+    res = run_montecarlo(ds, config(samples=n, model="simplex"), SEED)
     est = res.folder.overall.probabilities()
     exact = brute_force_probabilities(ds.indicators.to_numpy())
     se = np.sqrt(np.maximum(exact * (1 - exact), 1e-12) / n)
@@ -97,7 +92,7 @@ def test_uniform_weights_agree_with_independent_sampler(tmp_path):
     """A naive per-scenario loop with its own generator, same model, same small index."""
     ds = load_dataset(make_folder(tmp_path / "d", n_units=9, seed=5))
     n = 30000
-    res = run_montecarlo(ds, config(samples=n, model="uniform", delta=0.5))
+    res = run_montecarlo(ds, config(samples=n, model="uniform", delta=0.5), SEED)
     spec = ds.spec
     rng = np.random.default_rng(999)
     x = ds.indicators[spec.indicators].to_numpy()
@@ -121,9 +116,9 @@ def test_geometric_refuses_nonpositive_values(tmp_path):
     x = np.array([[0.0, 50.0, 10, 20], [10.0, 0.0, 30, 40], [5.0, 5.0, 60, 1]])
     ds = load_dataset(make_folder(tmp_path / "d", indicators=x))
     with pytest.raises(ComputationError, match=r"offset 0\.0"):
-        run_montecarlo(ds, config(samples=100, aggs=("geometric",), offset=0.0))
+        run_montecarlo(ds, config(samples=100, aggs=("geometric",), offset=0.0), SEED)
     # with the default offset every scenario is computed, none dropped
-    res = run_montecarlo(ds, config(samples=100, aggs=("geometric",), offset=1.0))
+    res = run_montecarlo(ds, config(samples=100, aggs=("geometric",), offset=1.0), SEED)
     assert res.n == 100
 
 
@@ -163,4 +158,4 @@ def test_leave_one_out_removes_an_emptied_parent(tmp_path):
 
 def test_config_is_a_plain_record():
     cfg = config()
-    assert dataclasses.replace(cfg, samples=5).samples == 5
+    assert cfg.replace(samples=5).samples == 5

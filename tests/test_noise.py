@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from synth import make_folder
 
+from cityindex.app.runfile import load_runfile
 from cityindex.data import load_dataset
-from cityindex.errors import RunFileError
-from cityindex.runfile import load_runfile
+from cityindex.errors import ModelError, RunFileError
+from cityindex.model import NoiseModel
 from cityindex.sensitivity.noise import (
-    NoiseModel,
     draw_noisy,
     noise_bootstrap,
     noise_parameters,
@@ -48,11 +48,11 @@ def test_noise_bootstrap_replicates_and_covariance(dataset):
     fold, scores = noise_bootstrap(dataset, {}, 500, seed=3)
     assert fold.overall.n == 500 and scores.shape == (500, 106)
     # rounding-only noise moves a composite by at most sum_i w_i h_i (h: each cell's half unit)
-    from cityindex.sensitivity.montecarlo import nominal_scores
+    from cityindex.sensitivity.engine import nominal_scores
 
     eff = dataset.spec.effective_weights().reindex(dataset.spec.indicators).to_numpy()
     bound = noise_parameters(dataset, {})["half"] @ eff
-    assert (np.abs(scores - nominal_scores(dataset)) <= bound + 1e-9).all()
+    assert (np.abs(scores - nominal_scores(dataset).to_numpy()) <= bound + 1e-9).all()
     assert bound.max() > 0.005  # 杭州's social media score is printed with one decimal
 
 
@@ -94,5 +94,5 @@ def test_noise_section_validation(tmp_path):
 
 
 def test_grid_model_without_a_grid_is_a_run_file_error(dataset):
-    with pytest.raises(RunFileError, match=r"\[noise\].social_media"):
+    with pytest.raises(ModelError, match=r"\[noise\].social_media"):
         noise_parameters(dataset, {"social_media": NoiseModel("grid")})

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, ROOT
 
-from cityindex.cli import main
+from cityindex.app.cli import main
 
 IN_CI = os.environ.get("CI") == "true"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

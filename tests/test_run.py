@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from conftest import DATA
 
-from cityindex.cli import main
+from cityindex.app.cli import main
+from cityindex.app.runfile import load_runfile
 from cityindex.errors import RunFileError
-from cityindex.runfile import load_runfile
 
 RUN = f"""
 [run]

@@ -3,14 +3,12 @@ the Sobol' G-function; constant outputs undefined with a reason; the index's fac
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from SALib.analyze import sobol as salib_sobol
 from SALib.test_functions import Ishigami, Sobol_G
 
-from cityindex.runfile import RunConfig, SobolConfig, WeightsConfig
+from cityindex.model import NoiseModel, NoiseSettings, SobolSettings, UncertaintyModel
 from cityindex.sensitivity.index_sobol import (
     index_model,
     index_problem,
@@ -90,9 +88,9 @@ def test_trigger_maps_unit_interval_to_equal_parts():
     np.testing.assert_array_equal(trigger(u, 4), [0, 0, 1, 2, 3, 3, 3])
 
 
-def _config(norms=("published", "minmax"), aggs=("arithmetic",)) -> RunConfig:
-    return RunConfig(Path("t.toml"), "", Path("."), 1, 10, WeightsConfig("uniform", 0.25),
-                     norms, aggs, sobol=SobolConfig(n=64, n_boot=20))
+def _config(norms=("published", "minmax"), aggs=("arithmetic",)) -> UncertaintyModel:
+    return UncertaintyModel(weights="uniform", delta=0.25, normalisations=norms,
+                            aggregations=aggs, sobol=SobolSettings(n=64, n_boot=20))
 
 
 def test_index_problem_and_model(dataset):
@@ -108,9 +106,9 @@ def test_index_problem_and_model(dataset):
     x[0, -2:] = 0.0
     y = model(x)
     from cityindex.rank import rank_desc
-    from cityindex.sensitivity.montecarlo import nominal_scores
+    from cityindex.sensitivity.engine import nominal_scores
 
-    np.testing.assert_array_equal(y[0, :-1], rank_desc(nominal_scores(dataset)))
+    np.testing.assert_array_equal(y[0, :-1], rank_desc(nominal_scores(dataset).to_numpy()))
     assert y[0, -1] == 0.0
     grouped = index_problem(dataset.spec, cfg, grouped=True)
     assert sorted(set(grouped["groups"])) == sorted(
@@ -119,7 +117,8 @@ def test_index_problem_and_model(dataset):
 
 
 def test_index_sobol_convergence_table(dataset):
-    indices, convergence, problem = index_sobol(dataset, _config(), seed=3)
+    cfg = _config()
+    indices, convergence, problem = index_sobol(dataset, cfg, cfg.sobol, seed=3)
     assert sorted(convergence["n"].unique()) == [16, 32, 64]
     assert len(indices) == 107 * len(problem["names"])
     last = convergence[convergence.n == 64].drop(columns="n").reset_index(drop=True)
@@ -127,15 +126,10 @@ def test_index_sobol_convergence_table(dataset):
 
 
 def test_measurement_noise_is_a_factor_when_noise_is_modelled(dataset):
-    from cityindex.runfile import NoiseConfig
-    from cityindex.sensitivity.noise import NoiseModel
-
     def noise_st(model: NoiseModel) -> float:
-        cfg = RunConfig(Path("t.toml"), "", Path("."), 1, 10, WeightsConfig("uniform", 0.25),
-                        ("published",), ("arithmetic",), sobol=SobolConfig(n=256, n_boot=20,
-                                                                leave_one_out=False),
-                        noise=NoiseConfig(100, {"social_media": model}))
-        indices, _, problem = index_sobol(dataset, cfg, seed=2)
+        cfg = UncertaintyModel(sobol=SobolSettings(n=256, n_boot=20, leave_one_out=False),
+                               noise=NoiseSettings(100, {"social_media": model}))
+        indices, _, problem = index_sobol(dataset, cfg, cfg.sobol, seed=2)
         assert problem["names"][-1] == "measurement_noise"
         shift = indices[indices.unit == "mean_abs_shift"].set_index("factor")
         return float(shift.at["measurement_noise", "ST"])

@@ -25,8 +25,10 @@ CITATIONS = [
 ]
 
 
-def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str, bytes]:
-    """index.html plus rank_uncertainty.png/.svg, as bytes keyed by file name."""
+def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: bool = True
+                 ) -> dict[str, bytes]:
+    """index.html plus (when ``static``) rank_uncertainty.png/.svg, as bytes keyed by file
+    name."""
     ranks = tables["ranks"]
     tiers = ds.spec.tiers
     meta = ds.meta
@@ -108,7 +110,11 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame]) -> dict[str
     refs = "".join(f"<li>{c}</li>" for c in CITATIONS)
     sections.append({"title": "Method and assumptions",
                      "html": f"<ul>{''.join(items)}</ul><h3>References</h3><ol>{refs}</ol>"})
+    for sec in sections:
+        if sec.get("chart") is not None:
+            sec["chart"] = charts.configure(sec["chart"])
     title = f"Audit of the {ds.spec.title_en} ({ds.spec.title_zh})"
     out = {"index.html": build_page(title, headline, sections).encode("utf-8")}
-    out.update(export_static(uncertainty, "rank_uncertainty"))
+    if static:
+        out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
     return out

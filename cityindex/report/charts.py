@@ -1,5 +1,6 @@
-"""Altair chart builders. Each takes tidy tables and returns an ``alt.Chart``; nothing here
-writes files."""
+"""Altair chart builders. Each takes tidy tables and returns an *unconfigured* chart, so that
+charts compose (``alt.hconcat(a, b)``); the page applies :func:`configure` once per chart it
+embeds. Nothing here writes files."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ ROW = 13  # pixels per city row
 FRAGILE_COLORS = alt.Scale(domain=["fragile", "robust"], range=["#d62728", "#1f77b4"])
 
 
-def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+    """The page's one configuration (CJK-capable font, no view stroke), applied at the top
+    level only: a configured chart can no longer be concatenated."""
     return chart.configure(font=CJK_FONT).configure_view(stroke=None)
 
 
@@ -76,7 +79,7 @@ def rank_uncertainty(ranks: pd.DataFrame, meta: pd.DataFrame, tiers: tuple[int, 
             "grey: exact best–worst rank over admissible weights; bar: 50% and line: 90% "
             "Monte-Carlo interval; tick: median; diamond: published rank",
             "dashed: tier boundaries; red: rank or tier fragile"]))
-    return _config(chart)
+    return (chart)
 
 
 def tier_probabilities(ranks: pd.DataFrame, n_tiers: int) -> alt.TopLevelMixin:
@@ -95,7 +98,7 @@ def tier_probabilities(ranks: pd.DataFrame, n_tiers: int) -> alt.TopLevelMixin:
     marks = alt.Chart(df).mark_text(align="left", dx=4, fontSize=9).encode(
         y=alt.Y("city:N", sort=order), x=alt.value(302),
         text=alt.Text("published_tier:N", format=""))
-    return _config(alt.layer(bars, marks).properties(
+    return (alt.layer(bars, marks).properties(
         width=300, height=ROW * len(df),
         title=alt.Title("Tier membership probabilities",
                         subtitle="stacked P(tier 1/2/3) under the Monte-Carlo model; number "
@@ -109,7 +112,7 @@ def acceptability(acc: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin:
     labels = dict(zip(ranks["unit"], _labels(ranks)))
     long["city"] = long["unit"].map(labels)
     order = list(_labels(ranks.sort_values("published_rank")))
-    return _config(alt.Chart(long).mark_rect().encode(
+    return (alt.Chart(long).mark_rect().encode(
         x=alt.X("rank:O", title="rank", axis=alt.Axis(values=[1, 20, 50, 106])),
         y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9)),
         color=alt.Color("p:Q", scale=alt.Scale(scheme="viridis", type="sqrt"),
@@ -131,7 +134,7 @@ def sobol_bars(sobol: pd.DataFrame) -> alt.TopLevelMixin:
     df["hi"] = df["value"] + df["conf"]
     base = alt.Chart(df).encode(y=alt.Y("factor:N", title=None),
                                 yOffset="index:N", color="index:N")
-    return _config(alt.layer(
+    return (alt.layer(
         base.mark_bar().encode(x=alt.X("value:Q", title="Sobol' index")),
         base.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q"),
     ).properties(width=420, height=360, title=alt.Title(
@@ -144,7 +147,7 @@ def sobol_heatmap(sobol: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin
     labels = dict(zip(ranks["unit"], _labels(ranks)))
     df["city"] = df["unit"].map(labels)
     order = list(_labels(ranks.sort_values("published_rank")))
-    return _config(alt.Chart(df).mark_rect().encode(
+    return (alt.Chart(df).mark_rect().encode(
         x=alt.X("factor:N", title=None),
         y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9)),
         color=alt.Color("ST:Q", scale=alt.Scale(scheme="orangered", domain=[0, 1]),
@@ -162,7 +165,7 @@ def weights_importance(importance: pd.DataFrame) -> alt.TopLevelMixin:
     df["measure"] = df["measure"].map({"weight_share": "nominal weight (share)",
                                        "importance_share": "importance S_i (share)",
                                        "linear_r2": "linear R²"})
-    return _config(alt.Chart(df).mark_bar().encode(
+    return (alt.Chart(df).mark_bar().encode(
         x=alt.X("value:Q", title=None), y=alt.Y("variable:N", title=None),
         yOffset="measure:N", color=alt.Color("measure:N", title=None),
         row=alt.Row("level:N", title=None),
@@ -181,7 +184,7 @@ def correlations(coherence: pd.DataFrame) -> alt.TopLevelMixin:
     sym = pd.concat([sym, diag])
     base = alt.Chart(sym).encode(x=alt.X("a:N", sort=names, title=None),
                                  y=alt.Y("b:N", sort=names, title=None))
-    return _config(alt.layer(
+    return (alt.layer(
         base.mark_rect().encode(color=alt.Color("value:Q", scale=alt.Scale(
             scheme="redblue", domain=[-1, 1]), title="Pearson r")),
         base.mark_text(fontSize=9).encode(text=alt.Text("value:Q", format=".2f")),
@@ -203,7 +206,7 @@ def scenario_dots(scenarios: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelM
         x=alt.X("rank:Q", title="rank under the scenario"),
         color=alt.Color("scenario:N", scale=alt.Scale(scheme="tableau20")),
         tooltip=["unit:N", "scenario:N", "rank:Q", "published_rank:Q", "shift:Q"])
-    return _config(dots.add_params(pick).properties(
+    return (dots.add_params(pick).properties(
         width=620, height=ROW * len(ranks),
         title=alt.Title("Published ranks against alternative constructions",
                         subtitle="each normalisation, geometric aggregation, each indicator "
@@ -227,7 +230,7 @@ def group_intervals(groups: pd.DataFrame) -> alt.TopLevelMixin:
         color=alt.Color("status:N", scale=FRAGILE_COLORS, title=None), **enc)
     pts = base.mark_point(shape="diamond", filled=True, color="#ff7f0e").encode(
         x="published_group_rank:Q", **enc)
-    return _config(alt.layer(rules, pts).facet(
+    return (alt.layer(rules, pts).facet(
         column=alt.Column("group:N", title=None)).add_params(pick).resolve_scale(
         y="independent").properties(
         title=alt.Title("Robustness within the report's groups",

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
+from cityindex.sensitivity.engine import published_ranks
 from cityindex.spec import tier_of_rank
 
 
@@ -39,7 +40,7 @@ def dominance_tables(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     best_possible = dominated_by + 1
     worst_possible = n - dominates
     tiers = ds.spec.tiers
-    published = ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
+    published = published_ranks(ds)
     facts = []
     bounds = np.cumsum(tiers)
     for i in range(n):

@@ -45,6 +45,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc, tier_of_rank
+from cityindex.result import Result
+from cityindex.sensitivity.dominance import dominance_tables
+from cityindex.sensitivity.engine import published_ranks
 from cityindex.spec import Spec
 
 MARGIN = 1e-5
@@ -207,8 +210,7 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2) -> pd.DataFrame:
             rows = [_solve_unit(k) for k in range(n)]
     _STATE = None
     tiers = spec.tiers
-    published = ds.published_ranks[spec.root].to_numpy(dtype=int)
-    df = pd.DataFrame({"unit": ds.units, "published_rank": published,
+    df = pd.DataFrame({"unit": ds.units, "published_rank": published_ranks(ds),
                        "best": [r[0] for r in rows], "worst": [r[1] for r in rows]})
     df["tier_guaranteed"] = (tier_of_rank(df["best"].to_numpy(), tiers)
                              == tier_of_rank(df["worst"].to_numpy(), tiers))
@@ -231,3 +233,32 @@ def witness_ranks(ds: Dataset, table: pd.DataFrame) -> tuple[np.ndarray, np.ndar
         sw = x @ table.loc[k, [f"worst_w_{i}" for i in inds]].to_numpy(dtype=float)
         worst.append(1 + int((sw >= sw[k]).sum()) - 1)
     return np.array(best), np.array(worst)
+
+
+class ExtremesResult(Result):
+    """Exact best/worst ranks with witnesses (extremes.csv) and the weight-free dominance
+    facts (dominance.csv, dominance_summary.csv)."""
+
+    name = "extremes"
+
+    def __init__(self, ds: Dataset, delta: float, workers: int = 2) -> None:
+        self.dataset, self.delta = ds, delta
+        self.frame = extreme_ranks(ds, delta, workers)
+        self.pairs, self.dominance = dominance_tables(ds)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"extremes": self.frame, "dominance": self.pairs,
+                "dominance_summary": self.dominance}
+
+    def summary(self) -> dict:
+        ext, tiers = self.frame, self.dataset.spec.tiers
+        tier = tier_of_rank(ext["published_rank"].to_numpy(), tiers)
+        return {
+            "delta": self.delta,
+            "tier_guaranteed": int(ext["tier_guaranteed"].sum()),
+            "tier_guaranteed_by_tier": {
+                str(t): int(ext.loc[tier == t, "tier_guaranteed"].sum())
+                for t in range(1, len(tiers) + 1)},
+            "dominance_pairs": len(self.pairs),
+            "tier_fixed_by_dominance": int(self.dominance["tier_fixed_by_dominance"].sum()),
+        }

@@ -23,6 +23,8 @@ import pandas as pd
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from cityindex.data import Dataset
+from cityindex.result import Result
+from cityindex.sensitivity.engine import nominal_scores
 
 BANDWIDTHS = (0.3, 0.5, 0.7)
 NEAR_ZERO = 0.1
@@ -119,3 +121,37 @@ def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
             rows.append({"kind": "pca_loading", "a": f"PC{c}", "b": ind,
                          "value": float(evecs[i, c - 1]), "flag": ""})
     return pd.DataFrame(rows)
+
+
+class ImportanceResult(Result):
+    """Weights versus importance (importance.csv) and statistical coherence
+    (coherence.csv), on the nominal composite."""
+
+    name = "importance"
+
+    def __init__(self, ds: Dataset, bandwidth: float = 0.5) -> None:
+        self.dataset, self.bandwidth = ds, bandwidth
+        composite = nominal_scores(ds).to_numpy()
+        self.importance = importance_table(ds, composite, bandwidth)
+        self.coherence = coherence_table(ds, composite)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"importance": self.importance, "coherence": self.coherence}
+
+    def summary(self) -> dict:
+        imp, coh = self.importance, self.coherence
+        ind = imp[imp["level"] == "indicator"]
+        worst = ind.loc[ind["importance_minus_weight"].abs().idxmax()]
+        return {
+            "bandwidth": self.bandwidth,
+            "largest_departure": {"indicator": worst["variable"],
+                                  "weight_share": float(worst["weight_share"]),
+                                  "importance_share": float(worst["importance_share"])},
+            "coherence_flags": coh.loc[coh["flag"] != "", ["kind", "a", "b", "value", "flag"]]
+            .to_dict("records"),
+        }
+
+    def chart(self):
+        from cityindex.report import charts
+
+        return charts.weights_importance(self.importance)

@@ -28,24 +28,25 @@ import pandas as pd
 from SALib.util import extract_group_names
 
 from cityindex.data import Dataset
-from cityindex.rank import rank_desc, rank_matrix
-from cityindex.runfile import RunConfig
+from cityindex.model import SobolSettings, UncertaintyModel
+from cityindex.rank import rank_matrix
+from cityindex.result import Result
 from cityindex.score import effective_weight_batch, log_shifted, normalise
 from cityindex.sensitivity import sobol
+from cityindex.sensitivity.engine import IndexModel, nominal_ranks
 from cityindex.sensitivity.leave_one_out import drop_indicator
-from cityindex.sensitivity.montecarlo import IndexModel, nominal_scores
-from cityindex.sensitivity.noise import draw_noisy, noise_parameters
-from cityindex.sensitivity.sampler import Scenarios, block_rng, renormalise, sibling_columns
+from cityindex.sensitivity.noise import check_noise_models, draw_noisy, noise_parameters
+from cityindex.sensitivity.sampler import renormalise, sibling_columns
 from cityindex.spec import Spec
+from cityindex.streams import Stream, block_rng
 
 NOISE_REALISATIONS = 1024
-STREAM_SOBOL_NOISE = 4
 
 
-def index_problem(spec: Spec, cfg: RunConfig, grouped: bool = False,
+def index_problem(spec: Spec, cfg: UncertaintyModel, grouped: bool = False,
                   leave_one_out: bool = True, noise: bool = False) -> dict:
     """The SALib problem of the index's factors."""
-    delta = cfg.weights.delta
+    delta = cfg.delta
     names, bounds, groups = [], [], []
     for node in spec.weighted_nodes:
         names.append(f"w_{node}")
@@ -79,13 +80,13 @@ def trigger(u: np.ndarray, k: int) -> np.ndarray:
     return np.minimum((u * k).astype(np.int64), k - 1)
 
 
-def _noisy_normalised(ds: Dataset, cfg: RunConfig, seed: int) -> dict[str, np.ndarray]:
+def _noisy_normalised(ds: Dataset, cfg: UncertaintyModel, seed: int) -> dict[str, np.ndarray]:
     """K noisy copies of the indicators from the [noise] model, normalised by every choice
     (K, choices, U, D), with logs for geometric aggregation."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     params = noise_parameters(ds, cfg.noise.models)
-    rng = block_rng(seed, STREAM_SOBOL_NOISE, 0)
+    rng = block_rng(seed, Stream.SOBOL_NOISE, 0)
     draws = draw_noisy(x, params, rng, NOISE_REALISATIONS, spec.scale)
     arr = np.stack([np.stack([normalise(d, m, spec.scale) for m in cfg.normalisations])
                     for d in draws])
@@ -96,7 +97,7 @@ def _noisy_normalised(ds: Dataset, cfg: RunConfig, seed: int) -> dict[str, np.nd
 
 
 def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
-                  agg: np.ndarray, eff: np.ndarray, cfg: RunConfig) -> np.ndarray:
+                  agg: np.ndarray, eff: np.ndarray, cfg: UncertaintyModel) -> np.ndarray:
     """Composite scores of rows using noisy copy k, normalisation norm, aggregation agg."""
     out = np.empty((k.size, noisy["x"].shape[2]))
     for a, method in enumerate(cfg.aggregations):
@@ -111,7 +112,7 @@ def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
     return out
 
 
-def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
+def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
                 ) -> tuple[Callable[[np.ndarray], np.ndarray], list[str]]:
     """The model for :func:`cityindex.sensitivity.sobol.sobol_indices`: factor rows ->
     (units' ranks..., mean absolute rank shift). Returns the callable and output names."""
@@ -121,7 +122,7 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
     nominal_w = spec.nominal_weights().reindex(nodes).to_numpy()
     siblings = sibling_columns(spec)
     scorer = IndexModel(ds, cfg.normalisations, cfg.aggregations, cfg.geometric_offset)
-    reference = rank_desc(nominal_scores(ds))
+    reference = nominal_ranks(ds)
     noisy = _noisy_normalised(ds, cfg, seed) if "measurement_noise" in names else None
 
     def model(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
@@ -147,7 +148,7 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
                if "aggregation" in names else np.zeros(n, dtype=np.int64))
         eff = effective_weight_batch(spec, w)
         if noisy is None:
-            scores = scorer.scores(Scenarios(w, eff, norm, agg))
+            scores = scorer.scores(eff, norm, agg)
         else:
             k = trigger(x[:, names.index("measurement_noise")], NOISE_REALISATIONS)
             scores = _noisy_scores(noisy, k, norm, agg, eff, cfg)
@@ -158,24 +159,67 @@ def index_model(ds: Dataset, cfg: RunConfig, problem: dict, seed: int = 0
     return model, [*ds.units, "mean_abs_shift"]
 
 
-def index_sobol(ds: Dataset, cfg: RunConfig, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
-                                                                  dict]:
+def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, seed: int
+                ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Sobol' indices of every unit's rank and the mean rank shift, with convergence.
 
     Returns (indices at n, indices at n/4, n/2 and n in long form, problem)."""
-    sc = cfg.sobol
-    problem = index_problem(ds.spec, cfg, grouped=sc.grouped, leave_one_out=sc.leave_one_out,
-                            noise=cfg.noise is not None)
+    if cfg.noise is not None:
+        check_noise_models(ds, cfg.noise.models)
+    problem = index_problem(ds.spec, cfg, grouped=settings.grouped,
+                            leave_one_out=settings.leave_one_out, noise=cfg.noise is not None)
     factors, d = extract_group_names(problem)
     model, outputs = index_model(ds, cfg, problem, seed)
-    x = sobol.sample(problem, sc.n, seed)
+    x = sobol.sample(problem, settings.n, seed)
     y = model(x)
     frames = []
-    for m in (sc.n // 4, sc.n // 2, sc.n):
-        res = sobol.estimate(y[: m * (d + 2)], d, n_boot=sc.n_boot, seed=seed)
+    for m in (settings.n // 4, settings.n // 2, settings.n):
+        res = sobol.estimate(y[: m * (d + 2)], d, n_boot=settings.n_boot, seed=seed)
         frame = sobol.indices_frame(res, list(factors), outputs)
         frame.insert(0, "n", m)
         frames.append(frame)
     convergence = pd.concat(frames, ignore_index=True).rename(columns={"output": "unit"})
     final = frames[-1].drop(columns="n").rename(columns={"output": "unit"})
     return final, convergence, problem
+
+
+class SobolResult(Result):
+    """Sobol' indices of every rank and of the average rank shift (sobol.csv) and their
+    convergence at n/4, n/2, n (sobol_convergence.csv)."""
+
+    name = "sobol"
+
+    def __init__(self, ds: Dataset, model: UncertaintyModel, settings: SobolSettings,
+                 seed: int) -> None:
+        self.dataset, self.settings = ds, settings
+        self.indices, self.convergence, self.problem = index_sobol(ds, model, settings, seed)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"sobol": self.indices, "sobol_convergence": self.convergence}
+
+    def summary(self) -> dict:
+        """Design size, wide intervals, the average shift's indices, and for how many units
+        each factor has the largest total index."""
+        indices, problem, sc = self.indices, self.problem, self.settings
+        defined = indices[indices["note"] == ""]
+        wide = defined[(defined["S1_conf"] > 0.1) | (defined["ST_conf"] > 0.1)]
+        d = len(set(problem.get("groups") or problem["names"]))
+        shift = indices[indices["unit"] == "mean_abs_shift"]
+        units = defined[defined["unit"] != "mean_abs_shift"]
+        top = units.loc[units.groupby("unit", sort=True)["ST"].idxmax(), "factor"]
+        return {
+            "n": sc.n, "factors": d, "evaluations": sc.n * (d + 2),
+            "n_boot": sc.n_boot,
+            "ci_half_width_above_0_1": len(wide),
+            "flag_wide_ci": bool(len(wide) > 0),
+            "undefined_outputs": sorted(set(indices.loc[indices["note"] != "", "unit"])),
+            "mean_abs_shift": {r["factor"]: {"S1": r["S1"], "ST": r["ST"]}
+                               for r in shift.to_dict("records")},
+            "units_by_dominant_factor": {k: int(v) for k, v in
+                                         top.value_counts().sort_index().items()},
+        }
+
+    def chart(self):
+        from cityindex.report import charts
+
+        return charts.sobol_bars(self.indices)

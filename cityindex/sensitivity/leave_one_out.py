@@ -14,6 +14,8 @@ import pandas as pd
 
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc
+from cityindex.result import Result
+from cityindex.sensitivity.engine import nominal_ranks, published_ranks
 from cityindex.spec import Spec
 
 
@@ -48,10 +50,10 @@ def leave_one_out(ds: Dataset) -> pd.DataFrame:
     (rank without - nominal rank; positive = the unit falls)."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
-    nominal = rank_desc(x @ spec.effective_weights().reindex(spec.indicators).to_numpy())
+    nominal = nominal_ranks(ds)
     df = pd.DataFrame({
         "unit": ds.units,
-        "published_rank": ds.published_ranks[spec.root].to_numpy(dtype=int),
+        "published_rank": published_ranks(ds),
         "nominal_rank": nominal,
     })
     shifts = []
@@ -75,3 +77,19 @@ def leave_one_out_summary(table: pd.DataFrame, indicators: list[str]) -> dict:
                     "units_moved": int((s != 0).sum()),
                     "largest_move": {"unit": table["unit"].iloc[i], "shift": int(s.iloc[i])}}
     return out
+
+
+class LeaveOneOutResult(Result):
+    """Each indicator left out in turn (leave_one_out.csv)."""
+
+    name = "leave_one_out"
+
+    def __init__(self, ds: Dataset) -> None:
+        self.dataset = ds
+        self.frame = leave_one_out(ds)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"leave_one_out": self.frame}
+
+    def summary(self) -> dict:
+        return leave_one_out_summary(self.frame, self.dataset.spec.indicators)

@@ -29,131 +29,115 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from cityindex.data import Dataset
-from cityindex.errors import ComputationError
+from cityindex.model import UncertaintyModel
 from cityindex.rank import RankFolder, RankHistogram, rank_desc, tier_of_rank
-from cityindex.runfile import RunConfig
-from cityindex.score import aggregate, log_shifted, normalise
-from cityindex.sensitivity.sampler import Scenarios, ScenarioSampler
-
-
-@dataclass(frozen=True)
-class Group:
-    kind: str
-    name: str
-    members: np.ndarray          # indices into the dataset's units
-    tiers: tuple[int, ...]
-
-
-def report_groups(ds: Dataset) -> list[Group]:
-    """The spec's groups (e.g. scale class, region, capital) as member index arrays."""
-    out = []
-    for gid, g in ds.spec.groups.items():
-        if g.column not in ds.meta.columns:
-            continue
-        col = ds.meta[g.column].reindex(ds.units).to_numpy()
-        for value in sorted(set(col) - set(g.exclude)):
-            out.append(Group(gid, str(value), np.flatnonzero(col == value), g.tiers))
-    return out
-
-
-class IndexModel:
-    """Scores batches of scenarios for one dataset: one matrix product per (normalisation,
-    aggregation) pair present in the batch."""
-
-    def __init__(self, ds: Dataset, normalisations: tuple[str, ...],
-                 aggregations: tuple[str, ...], offset: float) -> None:
-        x = ds.indicators[ds.spec.indicators].to_numpy()
-        self.normalisations = normalisations
-        self.aggregations = aggregations
-        self.offset = offset
-        self.x = [normalise(x, m, ds.spec.scale) for m in normalisations]
-        # log(x + offset) once per normalisation: refuses non-positive values up front
-        self.logx = ([log_shifted(xk, offset, f"'{m}'-normalised indicators")
-                      for xk, m in zip(self.x, normalisations)]
-                     if "geometric" in aggregations else None)
-        self.n_units = x.shape[0]
-
-    def scores(self, sc: Scenarios) -> np.ndarray:
-        out = np.empty((len(sc), self.n_units))
-        for k in range(len(self.normalisations)):
-            for a, method in enumerate(self.aggregations):
-                rows = np.flatnonzero((sc.normalisation == k) & (sc.aggregation == a))
-                if rows.size == 0:
-                    continue
-                w = sc.effective[rows]
-                if method == "arithmetic":
-                    out[rows] = w @ self.x[k].T
-                else:
-                    out[rows] = np.exp(w @ self.logx[k].T) - self.offset
-        if not np.isfinite(out).all():
-            bad = np.argwhere(~np.isfinite(out))[0]
-            raise ComputationError(
-                f"scenario with normalisation '{self.normalisations[sc.normalisation[bad[0]]]}'"
-                f" and aggregation '{self.aggregations[sc.aggregation[bad[0]]]}'",
-                f"a non-finite composite score for unit #{bad[1]}", "finite scores")
-        return out
-
-
-def nominal_scores(ds: Dataset, weights: pd.Series | None = None) -> np.ndarray:
-    """Composite scores with the published method: published normalisation, arithmetic
-    aggregation, nominal (or given) node weights."""
-    eff = ds.spec.effective_weights(weights).reindex(ds.spec.indicators).to_numpy()
-    return aggregate(ds.indicators[ds.spec.indicators].to_numpy(), eff)
+from cityindex.result import Result
+from cityindex.sensitivity.engine import (
+    Group,
+    IndexModel,
+    nominal_ranks,
+    nominal_scores,
+    partitions,
+    published_ranks,
+    rank_summary,
+    report_groups,
+)
+from cityindex.sensitivity.sampler import ScenarioSampler
 
 
 @dataclass
-class MonteCarloResult:
+class MonteCarloResult(Result):
     """Accumulated Monte-Carlo rank statistics (see the module docstring)."""
 
     dataset: Dataset
-    config: RunConfig
-    groups: list[Group]
+    model: UncertaintyModel
+    seed: int
+    group_defs: list[Group]
     folder: RankFolder
     choice_counts: np.ndarray        # (normalisations, aggregations) scenario counts
     nominal_rank: np.ndarray
     nominal_group_rank: list[np.ndarray]
+    name = "montecarlo"
 
     @property
     def n(self) -> int:
         return self.folder.overall.n
 
     def group_histograms(self) -> list[RankHistogram]:
-        kinds = list(dict.fromkeys(g.kind for g in self.groups))
+        kinds = list(dict.fromkeys(g.kind for g in self.group_defs))
         return [self.folder.group_histogram(kinds.index(g.kind), g.members)
-                for g in self.groups]
+                for g in self.group_defs]
+
+    def ranks(self) -> pd.DataFrame:
+        """ranks.csv: one row per unit — quantiles, extremes, P(tier), flags."""
+        return rank_summary(self.dataset, self.folder.overall, self.nominal_rank,
+                            self.model.rank_width, self.model.tier_probability)
+
+    def acceptability(self) -> pd.DataFrame:
+        """acceptability.csv: P(unit has rank r) (SMAA-2)."""
+        return acceptability_table(self)
+
+    def groups(self) -> pd.DataFrame:
+        """groups.csv: within-group rank intervals and tier probabilities."""
+        return group_table(self)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"ranks": self.ranks(), "acceptability": self.acceptability(),
+                "groups": self.groups()}
+
+    def summary(self) -> dict:
+        ranks, groups = self.ranks(), self.groups()
+        m = self.model
+        return {
+            "scenarios": self.n,
+            "scenarios_by_choice": {
+                f"{nm}/{ag}": int(self.choice_counts[i, j])
+                for i, nm in enumerate(m.normalisations)
+                for j, ag in enumerate(m.aggregations)},
+            "average_abs_rank_shift": shift_summary(self),
+            "rank_fragile": int(ranks["rank_fragile"].sum()),
+            "tier_fragile": int(ranks["tier_fragile"].sum()),
+            "tier_fragile_by_published_tier": {
+                str(t): int(ranks.loc[ranks.published_tier == t, "tier_fragile"].sum())
+                for t in sorted(ranks["published_tier"].unique())},
+            "nominal_differs_from_published": [
+                {"unit": u, "published_rank": int(p), "nominal_rank": int(n)}
+                for u, p, n in ranks[["unit", "published_rank", "nominal_rank"]]
+                .itertuples(index=False) if p != n],
+            "group_tier_fragile": {
+                kind: int(g["group_tier_fragile"].sum())
+                for kind, g in groups.groupby("group_kind", sort=True)},
+            "max_se_p_published_tier": float(np.max(ranks["se_p_published_tier"])),
+        }
+
+    def chart(self, extremes: pd.DataFrame | None = None):
+        """Rank uncertainty, one row per unit (unconfigured Altair chart)."""
+        from cityindex.report import charts
+
+        return charts.rank_uncertainty(self.ranks(), self.dataset.meta, self.dataset.spec.tiers,
+                                       extremes)
 
 
-def partitions(ds: Dataset, groups: list[Group]) -> list[np.ndarray]:
-    """One label array per group kind (-1 for units in no group of that kind)."""
-    out = []
-    for kind in dict.fromkeys(g.kind for g in groups):
-        lab = np.full(ds.n_units, -1, dtype=np.int64)
-        for k, g in enumerate(g for g in groups if g.kind == kind):
-            lab[g.members] = k
-        out.append(lab)
-    return out
-
-
-def run_montecarlo(ds: Dataset, config: RunConfig, chunk_blocks: int | None = None,
-                   workers: int = 2, progress: Callable[[int, int], None] | None = None
-                   ) -> MonteCarloResult:
-    """Draw ``config.samples`` scenarios and accumulate rank statistics.
+def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int | None = None,
+                   chunk_blocks: int | None = None, workers: int = 2,
+                   progress: Callable[[int, int], None] | None = None) -> MonteCarloResult:
+    """Draw ``samples`` scenarios (default ``model.samples``) and accumulate rank statistics.
 
     Tasks of ``chunk_blocks`` sampler blocks run on ``workers`` threads (numpy releases the
     GIL in matrix products, sorts and ufuncs); each block is scored and folded on its own
     (small arrays stay in cache). Partial integer accumulators are merged, so the result is
     identical for any chunking and any number of workers.
     """
-    sampler = ScenarioSampler(ds.spec, config)
-    model = IndexModel(ds, config.normalisations, config.aggregations, config.geometric_offset)
+    sampler = ScenarioSampler(ds.spec, model, seed, samples)
+    scorer = IndexModel(ds, model.normalisations, model.aggregations, model.geometric_offset)
     groups = report_groups(ds)
     labels = partitions(ds, groups)
-    base = nominal_scores(ds)
-    nominal = rank_desc(base)
+    base = nominal_scores(ds).to_numpy()
+    nominal = nominal_ranks(ds)
     nominal_group = [rank_desc(base[g.members]) for g in groups]
     chunk_blocks = max(1, chunk_blocks or 8)
     starts = list(range(0, sampler.n_blocks, chunk_blocks))
-    shape = (len(config.normalisations), len(config.aggregations))
+    shape = (len(model.normalisations), len(model.aggregations))
 
     def work(start: int) -> tuple[RankFolder, np.ndarray, int]:
         folder = RankFolder(ds.n_units, nominal, labels)
@@ -161,7 +145,7 @@ def run_montecarlo(ds: Dataset, config: RunConfig, chunk_blocks: int | None = No
         n = 0
         for b in range(start, min(start + chunk_blocks, sampler.n_blocks)):
             sc = sampler.block(b)
-            folder.add(model.scores(sc))
+            folder.add(scorer.scores(sc.effective, sc.normalisation, sc.aggregation))
             np.add.at(choices, (sc.normalisation, sc.aggregation), 1)
             n += len(sc)
         return folder, choices, n
@@ -176,59 +160,9 @@ def run_montecarlo(ds: Dataset, config: RunConfig, chunk_blocks: int | None = No
             choice_counts += choices
             done += n
             if progress:
-                progress(done, config.samples)
-    return MonteCarloResult(ds, config, groups, total, choice_counts, nominal, nominal_group)
-
-
-def _interval_text(lo: int, hi: int) -> str:
-    return f"{lo}–{hi}"
-
-
-def rank_table(res: MonteCarloResult) -> pd.DataFrame:
-    """ranks.csv: one row per unit (see issue contract)."""
-    return rank_summary(res.dataset, res.folder.overall, res.nominal_rank, res.config)
-
-
-def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
-                 cfg: RunConfig) -> pd.DataFrame:
-    """Per-unit rank distribution summary from a rank histogram (any analysis)."""
-    tiers = ds.spec.tiers
-    published = ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
-    pub_tier = tier_of_rank(published, tiers)
-    n = hist.n
-    p_tiers = hist.tier_probabilities(tiers)
-    p05, p25, p50, p75, p95 = (hist.quantile(q) for q in (0.05, 0.25, 0.5, 0.75, 0.95))
-    p_pub_tier = p_tiers[np.arange(ds.n_units), pub_tier - 1]
-    df = pd.DataFrame({
-        "unit": ds.units,
-        "name_en": [ds.meta.at[u, "name_en"] if "name_en" in ds.meta.columns else ""
-                    for u in ds.units],
-        "published_rank": published,
-        "published_tier": pub_tier,
-        "nominal_rank": nominal_rank,
-        "median": p50, "mean": hist.mean(), "p05": p05, "p25": p25, "p75": p75, "p95": p95,
-        "mc_min": hist.minimum(), "mc_max": hist.maximum(),
-        "p_published_rank": hist.prob_between(published, published),
-        "p_within_2": hist.prob_between(published - 2, published + 2),
-    })
-    for t in range(p_tiers.shape[1]):
-        df[f"p_tier_{t + 1}"] = p_tiers[:, t]
-    df["p_published_tier"] = p_pub_tier
-    df["se_p_published_tier"] = np.sqrt(p_pub_tier * (1 - p_pub_tier) / max(n, 1))
-    width = df["p95"] - df["p05"]
-    df["rank_fragile"] = width >= cfg.rank_width
-    df["tier_fragile"] = df["p_published_tier"] < cfg.tier_probability
-    reasons = []
-    for rec in df.to_dict("records"):
-        r = []
-        if rec["rank_fragile"]:
-            r.append(f"90% rank interval {_interval_text(rec['p05'], rec['p95'])} "
-                     f"(width {rec['p95'] - rec['p05']})")
-        if rec["tier_fragile"]:
-            r.append(f"P(stays in tier {rec['published_tier']}) = {rec['p_published_tier']:.2f}")
-        reasons.append("; ".join(r))
-    df["reasons"] = reasons
-    return df
+                progress(done, sampler.samples)
+    return MonteCarloResult(ds, model, seed, groups, total, choice_counts, nominal,
+                            nominal_group)
 
 
 def acceptability_table(res: MonteCarloResult) -> pd.DataFrame:
@@ -241,10 +175,11 @@ def acceptability_table(res: MonteCarloResult) -> pd.DataFrame:
 
 def group_table(res: MonteCarloResult) -> pd.DataFrame:
     """groups.csv: within-group rank intervals and tier probabilities."""
-    ds, cfg = res.dataset, res.config
-    published = ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
+    ds = res.dataset
+    published = published_ranks(ds)
     frames = []
-    for g, hist, nominal in zip(res.groups, res.group_histograms(), res.nominal_group_rank):
+    for g, hist, nominal in zip(res.group_defs, res.group_histograms(),
+                                res.nominal_group_rank):
         pub = rank_desc(-published[g.members].astype(float))  # published order in the group
         pub_tier = tier_of_rank(pub, g.tiers)
         p_tiers = hist.tier_probabilities(g.tiers)
@@ -259,7 +194,7 @@ def group_table(res: MonteCarloResult) -> pd.DataFrame:
             "p95": hist.quantile(0.95), "mc_min": hist.minimum(), "mc_max": hist.maximum(),
             "p_published_group_tier": p_pub,
             "se_p_published_group_tier": np.sqrt(p_pub * (1 - p_pub) / max(hist.n, 1)),
-            "group_tier_fragile": p_pub < cfg.tier_probability,
+            "group_tier_fragile": p_pub < res.model.tier_probability,
         }))
     columns = ["group_kind", "group", "group_size", "unit", "published_rank",
                "published_group_rank", "nominal_group_rank", "published_group_tier", "median",
@@ -288,4 +223,35 @@ def shift_summary(res: MonteCarloResult) -> dict:
         "mean": float(counts @ values / n), "p05": q(0.05), "median": q(0.5), "p95": q(0.95),
         "max": float(values[nz[-1]]) if nz.size else 0.0,
         "histogram": {"bin_edges": edges.tolist(), "counts": binned.tolist()},
+    }
+
+
+def method_notes(model: UncertaintyModel, seed: int) -> dict:
+    """The assumptions behind the Monte-Carlo numbers, in words, for summary.json and the
+    report."""
+    weights = {
+        "uniform": f"each node weight multiplied by U(1-{model.delta}, 1+{model.delta}) "
+                   "independently, then renormalised among siblings (Saisana, Saltelli & "
+                   "Tarantola 2005)",
+        "dirichlet": f"each sibling group ~ Dirichlet({model.concentration} x nominal weights)",
+        "simplex": "each sibling group uniform on the simplex, Dirichlet(1,...,1) (SMAA, "
+                   "Lahdelma & Salminen 2001)",
+        "fixed": "nominal weights",
+    }[model.weights]
+    return {
+        "weights": weights,
+        "normalisation": f"one of {list(model.normalisations)} per scenario, equally likely",
+        "aggregation": f"one of {list(model.aggregations)} per scenario, equally likely, "
+                       "applied at every aggregate node; geometric uses value + "
+                       f"{model.geometric_offset}",
+        "ranks": "1 = best; ties share the lowest rank ('min')",
+        "quantiles": "inverse-CDF (Hyndman & Fan type 1) from exact rank histograms",
+        "reference_ranking": "nominal: published normalisation, arithmetic aggregation, "
+                             "nominal weights, recomputed from the published indicators",
+        "standard_errors": "binomial Monte-Carlo standard error sqrt(p(1-p)/N)",
+        "rank_fragile": f"90% Monte-Carlo rank interval (p05-p95) at least {model.rank_width} "
+                        "ranks wide",
+        "tier_fragile": f"P(published tier) below {model.tier_probability}",
+        "randomness": f"numpy PCG64 streams from SeedSequence({seed}), one per block of "
+                      "2048 scenarios keyed by block index",
     }

@@ -30,34 +30,38 @@ fixed scale and do not change.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 
 from cityindex.data import Dataset
-from cityindex.errors import RunFileError
+from cityindex.errors import ModelError
+from cityindex.model import NOISE_MODELS, NoiseModel, NoiseSettings, UncertaintyModel
 from cityindex.quantisation import detect_grid
-from cityindex.rank import RankFolder, rank_desc
+from cityindex.rank import RankFolder
+from cityindex.result import Result
 from cityindex.score import effective_weight_batch
-from cityindex.sensitivity.montecarlo import nominal_scores, partitions, report_groups
-from cityindex.sensitivity.sampler import ScenarioSampler, block_rng
+from cityindex.sensitivity.engine import nominal_ranks, partitions, rank_summary, report_groups
+from cityindex.sensitivity.sampler import ScenarioSampler
+from cityindex.streams import Stream, block_rng
 
-NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
-STREAM_NOISE = 1
-STREAM_RESAMPLE = 2
-STREAM_NOISE_WEIGHTS = 3
 BLOCK = 1024
+ASSUMPTIONS = ("rounding U(-h, h) on every cell plus the per-indicator model; independent "
+               "errors; clipped to the scale; composite covariance from the noise-alone "
+               "replicates (normal approximation for rank CIs)")
 
 
-@dataclass(frozen=True)
-class NoiseModel:
-    model: str = "rounding"
-    sd: float = 0.0
-    cv: float = 0.0
+def check_noise_models(ds: Dataset, models: Mapping[str, NoiseModel]) -> None:
+    """Models must name indicators of the spec, and a 'grid' model needs a grid."""
+    unknown = sorted(set(models) - set(ds.spec.indicators))
+    if unknown:
+        raise ModelError(f"noise[{unknown[0]!r}]", f"[noise].{unknown[0]}",
+                         "not an indicator of the spec", f"one of {ds.spec.indicators}")
+    noise_parameters(ds, models)
 
 
-def noise_parameters(ds: Dataset, models: dict[str, NoiseModel]) -> dict[str, np.ndarray]:
+def noise_parameters(ds: Dataset, models: Mapping[str, NoiseModel]) -> dict[str, np.ndarray]:
     """Per-indicator arrays the sampler needs: half-units (U, D), model codes, parameters."""
     spec = ds.spec
     half = 0.5 * 10.0 ** -ds.indicator_decimals[spec.indicators].to_numpy(dtype=float)
@@ -67,9 +71,9 @@ def noise_parameters(ds: Dataset, models: dict[str, NoiseModel]) -> dict[str, np
         if m.model == "grid":
             grid = detect_grid(ds.indicators[ind].to_numpy(), half[:, i])
             if grid is None:
-                raise RunFileError(f"[noise].{ind}", "model 'grid', but the published "
-                                   f"'{ind}' scores show no quantisation grid",
-                                   "another noise model for this indicator")
+                raise ModelError(f"noise[{ind!r}].model", f"[noise].{ind}",
+                                 f"model 'grid', but the published '{ind}' scores show no "
+                                 "quantisation grid", "another noise model for this indicator")
             step[i] = grid.step
     code = np.array([NOISE_MODELS.index(models.get(i, NoiseModel()).model)
                      for i in spec.indicators])
@@ -100,7 +104,7 @@ def draw_noisy(x: np.ndarray, params: dict[str, np.ndarray], rng: np.random.Gene
     return np.clip(out, scale[0], scale[1])
 
 
-def noise_bootstrap(ds: Dataset, models: dict[str, NoiseModel], replicates: int, seed: int,
+def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: int, seed: int,
                     weights: ScenarioSampler | None = None,
                     progress: Callable[[int, int], None] | None = None
                     ) -> tuple[RankFolder, np.ndarray]:
@@ -112,12 +116,10 @@ def noise_bootstrap(ds: Dataset, models: dict[str, NoiseModel], replicates: int,
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     params = noise_parameters(ds, models)
-    groups = report_groups(ds)
-    reference = rank_desc(nominal_scores(ds))
-    folder = RankFolder(ds.n_units, reference, partitions(ds, groups))
+    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)))
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
     scores = np.empty((replicates, ds.n_units))
-    stream = STREAM_NOISE if weights is None else STREAM_NOISE_WEIGHTS
+    stream = Stream.NOISE if weights is None else Stream.NOISE_WEIGHTS
     for b, lo in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - lo)
         rng = block_rng(seed, stream, b)
@@ -142,13 +144,11 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     minmax = np.array([spec.nodes[i].normalisation == "minmax" for i in spec.indicators])
     lo_s, hi_s = spec.scale
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
-    reference = rank_desc(nominal_scores(ds))
-    groups = report_groups(ds)
-    folder = RankFolder(ds.n_units, reference, partitions(ds, groups))
+    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)))
     u = x.shape[0]
     for b, start in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - start)
-        rng = block_rng(seed, STREAM_RESAMPLE, b)
+        rng = block_rng(seed, Stream.RESAMPLE, b)
         idx = rng.integers(0, u, size=(n, u))
         sample = x[idx]                                   # (n, U, D)
         mn, mx = sample.min(axis=1), sample.max(axis=1)   # (n, D)
@@ -157,3 +157,48 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
         values = np.where(minmax[None, None, :], rescaled, x[None])
         folder.add(values @ eff)
     return folder
+
+
+class NoiseResult(Result):
+    """The measurement-noise bootstrap, alone and together with the weight model
+    (noise.csv); ``scores`` are the noise-alone composites (replicates x units)."""
+
+    name = "noise"
+
+    def __init__(self, ds: Dataset, model: UncertaintyModel, settings: NoiseSettings,
+                 seed: int, progress: Callable[[int, int], None] | None = None) -> None:
+        check_noise_models(ds, settings.models)
+        self.dataset, self.settings = ds, settings
+        alone, self.scores = noise_bootstrap(ds, settings.models, settings.replicates, seed,
+                                             progress=progress)
+        both, _ = noise_bootstrap(ds, settings.models, settings.replicates, seed,
+                                  weights=ScenarioSampler(ds.spec, model, seed))
+        nominal = nominal_ranks(ds)
+        frames = []
+        for label, fold in (("noise", alone), ("noise+weights", both)):
+            frame = rank_summary(ds, fold.overall, nominal, model.rank_width,
+                                 model.tier_probability)
+            frame.insert(0, "scenario", label)
+            frames.append(frame)
+        self.frame = pd.concat(frames, ignore_index=True)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"noise": self.frame}
+
+    def summary(self) -> dict:
+        return {"replicates": self.settings.replicates, "assumptions": ASSUMPTIONS}
+
+
+class ResampleResult(Result):
+    """Unit resampling (resample.csv)."""
+
+    name = "resample"
+
+    def __init__(self, ds: Dataset, model: UncertaintyModel, replicates: int, seed: int) -> None:
+        self.dataset = ds
+        fold = resample_bootstrap(ds, replicates, seed)
+        self.frame = rank_summary(ds, fold.overall, nominal_ranks(ds), model.rank_width,
+                                  model.tier_probability)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"resample": self.frame}

@@ -1,10 +1,9 @@
 """Scenario sampling for the Monte-Carlo uncertainty analysis.
 
-Scenarios are drawn in fixed-size *blocks*. Block ``b`` has its own generator,
-``numpy.random.Generator(PCG64(SeedSequence(seed, spawn_key=(stream, b))))`` — the same child
-``SeedSequence(seed).spawn`` would give — so a block's draws depend only on the seed and its
-index: any chunking, ordering or number of workers yields the same scenarios and, because the
-accumulators are integer counts, the same output bytes.
+Scenarios are drawn in fixed-size *blocks*. Block ``b`` has its own generator from the
+registry of named streams (:func:`cityindex.streams.block_rng`), so a block's draws depend
+only on the seed and its index: any chunking, ordering or number of workers yields the same
+scenarios and, because the accumulators are integer counts, the same output bytes.
 
 Weight models (each node weight, renormalised among its siblings):
 
@@ -25,17 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cityindex.runfile import RunConfig
+from cityindex.model import UncertaintyModel
 from cityindex.score import effective_weight_batch
 from cityindex.spec import Spec
+from cityindex.streams import Stream, block_rng
 
 BLOCK = 2048  # scenarios per generator block; also the scoring batch (fits in cache)
-STREAM_MONTECARLO = 0
-
-
-def block_rng(seed: int, stream: int, block: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(
-        np.random.SeedSequence(seed, spawn_key=(stream, block))))
 
 
 def sibling_columns(spec: Spec) -> list[np.ndarray]:
@@ -63,11 +57,14 @@ class Scenarios:
 
 
 class ScenarioSampler:
-    """Draws blocks of scenarios from a run file's uncertainty model."""
+    """Draws ``samples`` scenarios, in blocks, from an uncertainty model."""
 
-    def __init__(self, spec: Spec, config: RunConfig, stream: int = STREAM_MONTECARLO) -> None:
+    def __init__(self, spec: Spec, model: UncertaintyModel, seed: int, samples: int | None = None,
+                 stream: Stream = Stream.MONTECARLO) -> None:
         self.spec = spec
-        self.config = config
+        self.model = model
+        self.seed = seed
+        self.samples = model.samples if samples is None else samples
         self.stream = stream
         self.nodes = spec.weighted_nodes
         self.nominal = spec.nominal_weights().reindex(self.nodes).to_numpy()
@@ -75,29 +72,29 @@ class ScenarioSampler:
 
     @property
     def n_blocks(self) -> int:
-        return -(-self.config.samples // BLOCK)
+        return -(-self.samples // BLOCK)
 
     def block_size(self, block: int) -> int:
-        return min(BLOCK, self.config.samples - block * BLOCK)
+        return min(BLOCK, self.samples - block * BLOCK)
 
     def draw_weights(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        cfg = self.config.weights
-        if cfg.model == "fixed":
+        cfg = self.model
+        if cfg.weights == "fixed":
             return np.broadcast_to(self.nominal, (n, self.nominal.size)).copy()
-        if cfg.model == "uniform":
+        if cfg.weights == "uniform":
             factors = rng.uniform(1 - cfg.delta, 1 + cfg.delta, size=(n, self.nominal.size))
             return renormalise(self.nominal * factors, self.sibling_groups)
         w = np.empty((n, self.nominal.size))
         for g in self.sibling_groups:
-            alpha = (np.ones(g.size) if cfg.model == "simplex"
+            alpha = (np.ones(g.size) if cfg.weights == "simplex"
                      else cfg.concentration * self.nominal[g])
             w[:, g] = rng.dirichlet(alpha, size=n) if g.size > 1 else 1.0
         return w
 
     def block(self, block: int) -> Scenarios:
         n = self.block_size(block)
-        rng = block_rng(self.config.seed, self.stream, block)
+        rng = block_rng(self.seed, self.stream, block)
         node_w = self.draw_weights(rng, n)
-        norm = rng.integers(0, len(self.config.normalisations), size=n)
-        agg = rng.integers(0, len(self.config.aggregations), size=n)
+        norm = rng.integers(0, len(self.model.normalisations), size=n)
+        agg = rng.integers(0, len(self.model.aggregations), size=n)
         return Scenarios(node_w, effective_weight_batch(self.spec, node_w), norm, agg)

@@ -8,23 +8,24 @@ import pandas as pd
 
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc
-from cityindex.runfile import RunConfig
-from cityindex.score import NORMALISATION_CHOICES, aggregate, normalise
+from cityindex.result import Result
+from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES, aggregate, normalise
+from cityindex.sensitivity.engine import published_ranks
 from cityindex.sensitivity.leave_one_out import leave_one_out
 
 
-def scenario_ranks(ds: Dataset, cfg: RunConfig, loo: pd.DataFrame | None = None
-                   ) -> pd.DataFrame:
+def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
+                   loo: pd.DataFrame | None = None) -> pd.DataFrame:
     """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published).
     ``loo`` is the :func:`leave_one_out` table when the caller already has it."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
-    published = ds.published_ranks[spec.root].to_numpy(dtype=int)
+    published = published_ranks(ds)
     rows = {}
     for method in NORMALISATION_CHOICES:
         rows[f"{method} normalisation"] = aggregate(normalise(x, method, spec.scale), eff)
-    rows["geometric aggregation"] = aggregate(x, eff, "geometric", cfg.geometric_offset)
+    rows["geometric aggregation"] = aggregate(x, eff, "geometric", geometric_offset)
     ranks_by = {name: rank_desc(scores) for name, scores in rows.items()}
     loo = leave_one_out(ds) if loo is None else loo
     for ind in spec.indicators:
@@ -35,3 +36,22 @@ def scenario_ranks(ds: Dataset, cfg: RunConfig, loo: pd.DataFrame | None = None
                                     "published_rank": published,
                                     "shift": ranks - published}))
     return pd.concat(frames, ignore_index=True)
+
+
+class ScenariosResult(Result):
+    """Named alternative constructions side by side (scenarios.csv)."""
+
+    name = "scenarios"
+
+    def __init__(self, ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
+                 loo: pd.DataFrame | None = None) -> None:
+        self.dataset = ds
+        self.frame = scenario_ranks(ds, geometric_offset, loo)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"scenarios": self.frame}
+
+    def chart(self, ranks: pd.DataFrame | None = None):
+        from cityindex.report import charts
+
+        return charts.scenario_dots(self.frame, ranks)

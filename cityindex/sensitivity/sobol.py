@@ -30,6 +30,8 @@ from SALib.sample import sobol as sobol_sample
 from SALib.util import extract_group_names
 from scipy.stats import norm
 
+from cityindex.streams import salib_rng
+
 CONSTANT_NOTE = "constant output: no variance to apportion, indices undefined"
 
 
@@ -48,7 +50,7 @@ def split_outputs(y: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.nda
     return blocks[:, 0, :], blocks[:, 1: d + 1, :], blocks[:, d + 1, :]
 
 
-def estimate(y: np.ndarray, d: int, n_boot: int = 200, seed: int | None = 1,
+def estimate(y: np.ndarray, d: int, n_boot: int = 200, seed: int = 1,
              conf_level: float = 0.95, block_elements: int = 8_000_000
              ) -> dict[str, np.ndarray]:
     """S1, S1_conf, ST, ST_conf as (D, K) arrays from outputs y (N(D+2),) or (N(D+2), K).
@@ -61,7 +63,7 @@ def estimate(y: np.ndarray, d: int, n_boot: int = 200, seed: int | None = 1,
     if y.shape[0] % (d + 2):
         raise ValueError(f"{y.shape[0]} evaluations is not a multiple of D + 2 = {d + 2}")
     n = y.shape[0] // (d + 2)
-    rng = np.random.default_rng(seed) if seed else np.random.default_rng()
+    rng = salib_rng(seed)  # seed 0 included: the same seed, the same resamples
     r = rng.integers(n, size=(n, n_boot))
     # resample b as counts of each base point: one bincount for all resamples
     counts = np.bincount((np.arange(n_boot)[None, :] * n + r).ravel(),

@@ -1,20 +1,24 @@
-"""Writing outputs: deterministic bytes, atomic replacement, checksums.
+"""Writing outputs: deterministic bytes, atomic replacement, checksums, the manifest.
 
-Only the command line and the report builders call this module (the library computes and
-returns). Every file is written into a temporary folder beside the destination and moved into
-place only when all of them are complete, so a failed run leaves nothing half-written.
-"""
+The only module that writes files (the library computes and returns). Every file is written
+into a temporary folder beside the destination and moved into place only when all of them are
+complete, so a failed run leaves nothing half-written."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import platform
 import shutil
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+
+PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
+            "threadpoolctl"]
 
 FLOAT_FORMAT = "%.10g"
 
@@ -77,3 +81,49 @@ class OutputFolder:
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    try:
+        out["cityindex"] = metadata.version("cityindex")
+    except metadata.PackageNotFoundError:
+        out["cityindex"] = "source"
+    return out
+
+
+def write_audit(result, dest: Path, static: bool = True) -> Path:
+    """Write an :class:`cityindex.study.AuditResult` into ``dest``: every table as CSV,
+    summary.json, the page (and its static images), and manifest.json last."""
+    import time
+
+    folder = OutputFolder(dest)
+    try:
+        tables = result.tables()
+        for stem, frame in tables.items():
+            folder.csv(f"{stem}.csv", frame)
+        summary = result.summary(tables)
+        folder.json("summary.json", summary)
+        t = time.perf_counter()
+        for name, data in result.report_files(tables, summary, static=static).items():
+            folder.write(name, data)
+        timings = {**result.timings, "report": time.perf_counter() - t}
+        prov = result.study.provenance
+        manifest = {
+            "run_file": prov.get("run_file_path"), "run_file_sha256": prov.get("run_file_sha256"),
+            "seed": result.study.seed, "versions": versions(),
+            "platform": {"machine": platform.machine(), "system": platform.system()},
+            "wall_time_seconds": {k: round(v, 3) for k, v in timings.items()},
+            "outputs": dict(sorted(folder.hashes.items())),
+        }
+        folder.json("manifest.json", manifest, hashed=False)
+        folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+    return dest

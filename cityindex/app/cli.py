@@ -1,4 +1,5 @@
-"""The command line: ``cityindex reproduce`` and ``cityindex run``.
+"""The command line: ``cityindex reproduce`` and ``cityindex run`` — a thin shell that parses
+arguments, builds a :class:`cityindex.Study`, shows progress and writes.
 
 Bad input ends with one line on stderr naming the file, row or key, what was wrong and what
 was expected, and exit code 2 — never a traceback.
@@ -24,16 +25,30 @@ def _reproduce(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
     else:
-        print(result.summary())
+        print(result.text())
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from cityindex.runner import run_file
+    from cityindex.app.progress import Progress
+    from cityindex.study import Study
 
-    run_file(Path(args.runfile), Path(args.out) if args.out else None,
-             progress=not args.quiet, chunk_blocks=args.chunk_blocks)
+    runfile = Path(args.runfile)
+    study = Study.from_runfile(runfile, progress=Progress(not args.quiet),
+                               chunk_blocks=args.chunk_blocks)
+    out = Path(args.out) if args.out else Path("reports") / runfile.stem
+    study.run().write(out)
     return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"found {value}; expected a positive integer")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,10 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--json", action="store_true", help="print one JSON object")
     rep.set_defaults(func=_reproduce)
     run = sub.add_parser("run", help="run the analyses of a run file (analyses/*.toml)")
-    run.add_argument("runfile")
+    run.add_argument("runfile", help="the run file (TOML); its data path is relative to it")
     run.add_argument("--out", help="output folder (default reports/<run file stem>/)")
-    run.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
-    run.add_argument("--chunk-blocks", type=int, default=None,
+    run.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    run.add_argument("--chunk-blocks", type=_positive, default=None,
                      help="scenario blocks per chunk (memory/speed trade-off; outputs are "
                      "identical for any value)")
     run.set_defaults(func=_run)

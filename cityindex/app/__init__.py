@@ -1,0 +1,1 @@
+"""The application layer: command line, run files, progress, and every file write."""

@@ -1,0 +1,288 @@
+"""A :class:`Study` is a dataset, an uncertainty model and a seed; it runs the analyses and
+collects their results. A run file is just a serialised Study (:meth:`Study.from_runfile`).
+
+Nothing here touches the disk except :meth:`AuditResult.write`, which hands the results to
+:mod:`cityindex.app.output`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cityindex.audit import ReproductionResult, audit
+from cityindex.data import Dataset
+from cityindex.errors import ModelError, RunFileError
+from cityindex.fragile import fragile_table
+from cityindex.model import (
+    ExtremesSettings,
+    ImportanceSettings,
+    NoiseSettings,
+    RankCISettings,
+    ResampleSettings,
+    SobolSettings,
+    UncertaintyModel,
+)
+from cityindex.result import Result
+from cityindex.sensitivity.confidence import RankCIResult
+from cityindex.sensitivity.extremes import ExtremesResult
+from cityindex.sensitivity.importance import ImportanceResult
+from cityindex.sensitivity.index_sobol import SobolResult
+from cityindex.sensitivity.leave_one_out import LeaveOneOutResult
+from cityindex.sensitivity.montecarlo import MonteCarloResult, method_notes, run_montecarlo
+from cityindex.sensitivity.noise import NoiseResult, ResampleResult, check_noise_models
+from cityindex.sensitivity.scenarios import ScenariosResult
+
+Progress = Callable[[str, int, int], None]
+
+# Output order of a full run (file stems); the manifest lists them sorted.
+TABLE_ORDER = ("reproduction", "indicator_profile", "ranks", "acceptability", "groups",
+               "leave_one_out", "sobol", "sobol_convergence", "extremes", "dominance",
+               "dominance_summary", "importance", "coherence", "noise", "rank_ci", "resample",
+               "scenarios", "fragile")
+
+
+class Study:
+    """An audit of one dataset under one uncertainty model and seed.
+
+    Each method runs one analysis and returns its result object (``.tables()``,
+    ``.summary()``, ``.chart()``); :meth:`run` runs every analysis the model enables.
+    Arguments given to a method override the model's settings for that call.
+
+    Parameters
+    ----------
+    dataset : a :class:`cityindex.Dataset` (see :func:`cityindex.load_dataset`).
+    model : an :class:`UncertaintyModel` (default: ±25% uniform weights at the index's own
+        construction).
+    seed : a non-negative integer; every random number derives from it (0 is a seed too).
+    progress : optional callback ``progress(stage, done, total)``.
+    """
+
+    def __init__(self, dataset: Dataset, model: UncertaintyModel | None = None, seed: int = 0,
+                 *, progress: Progress | None = None, workers: int = 2,
+                 chunk_blocks: int | None = None, provenance: dict | None = None) -> None:
+        if not isinstance(dataset, Dataset):
+            raise TypeError(f"dataset must be a cityindex Dataset (load_dataset); got "
+                            f"{type(dataset).__name__}")
+        model = UncertaintyModel() if model is None else model
+        if not isinstance(model, UncertaintyModel):
+            raise TypeError(f"model must be an UncertaintyModel; got {type(model).__name__}")
+        if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+        if not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be a positive integer; got {workers!r}")
+        if chunk_blocks is not None and (not isinstance(chunk_blocks, int) or chunk_blocks < 1):
+            raise ValueError(f"chunk_blocks must be a positive integer; got {chunk_blocks!r}")
+        if model.noise is not None:  # run-file keys that name parts of the index
+            check_noise_models(dataset, model.noise.models)
+        self.dataset, self.model, self.seed = dataset, model, int(seed)
+        self.progress, self.workers, self.chunk_blocks = progress, workers, chunk_blocks
+        self.provenance = dict(provenance or {})
+
+    @classmethod
+    def from_runfile(cls, path: str | Path, **kwargs) -> Study:
+        """The Study a run file describes (its ``data`` is relative to the run file)."""
+        from cityindex.app.runfile import load_runfile
+        from cityindex.data import load_dataset
+
+        rf = load_runfile(path)
+        dataset = load_dataset(rf.data)
+        try:
+            return cls(dataset, rf.model, rf.seed,
+                       provenance={"run_file": rf.path.name, "run_file_sha256": rf.sha256,
+                                   "run_file_path": str(rf.path)}, **kwargs)
+        except ModelError as exc:  # a key that names a part of this index
+            raise RunFileError(f"{rf.path} {exc.key}", exc.found, exc.expected) from None
+
+    def __repr__(self) -> str:
+        return (f"Study({self.dataset.spec.id!r}, {self.dataset.n_units} units, "
+                f"seed={self.seed}, {self.model!r})")
+
+    def _progress(self, stage: str) -> Callable[[int, int], None] | None:
+        if self.progress is None:
+            return None
+        return lambda done, total: self.progress(stage, done, total)  # type: ignore[misc]
+
+    # -- one method per analysis ---------------------------------------------------------
+
+    def reproduce(self) -> ReproductionResult:
+        """Do the published numbers follow from the published method?"""
+        return audit(self.dataset)
+
+    def montecarlo(self, samples: int | None = None) -> MonteCarloResult:
+        """Monte Carlo over the model's weights, normalisations and aggregations."""
+        model = self.model if samples is None else self.model.replace(samples=samples)
+        return run_montecarlo(self.dataset, model, self.seed, chunk_blocks=self.chunk_blocks,
+                              workers=self.workers, progress=self._progress("Monte Carlo"))
+
+    def leave_one_out(self) -> LeaveOneOutResult:
+        """Each indicator left out in turn, nominal weights."""
+        return LeaveOneOutResult(self.dataset)
+
+    def scenarios(self, leave_one_out: LeaveOneOutResult | None = None) -> ScenariosResult:
+        """Named alternative constructions side by side."""
+        loo = leave_one_out.frame if leave_one_out is not None else None
+        return ScenariosResult(self.dataset, self.model.geometric_offset, loo)
+
+    def sobol(self, n: int | None = None, n_boot: int | None = None) -> SobolResult:
+        """Sobol' indices of every rank (factors: node weights, normalisation and
+        aggregation triggers, leave-one-out, measurement noise when the model has it)."""
+        base = self.model.sobol or SobolSettings()
+        settings = SobolSettings(n if n is not None else base.n,
+                                 n_boot if n_boot is not None else base.n_boot,
+                                 base.weights, base.leave_one_out)
+        return SobolResult(self.dataset, self.model, settings, self.seed)
+
+    def extremes(self, delta: float | None = None) -> ExtremesResult:
+        """Exact best/worst ranks over every admissible weighting (no sampling)."""
+        if delta is None:
+            delta = self.model.extremes_delta
+        if delta is None:
+            delta = self.model.delta
+        settings = ExtremesSettings(delta)
+        return ExtremesResult(self.dataset, settings.delta, self.workers)
+
+    def importance(self, bandwidth: float | None = None) -> ImportanceResult:
+        """Weights versus importance and statistical coherence."""
+        base = self.model.importance or ImportanceSettings()
+        settings = ImportanceSettings(base.bandwidth if bandwidth is None else bandwidth)
+        return ImportanceResult(self.dataset, settings.bandwidth)
+
+    def noise(self, replicates: int | None = None) -> NoiseResult:
+        """Measurement-noise bootstrap, alone and with the weight model."""
+        base = self.model.noise or NoiseSettings()
+        settings = NoiseSettings(base.replicates if replicates is None else replicates,
+                                 base.models)
+        return NoiseResult(self.dataset, self.model, settings, self.seed,
+                           progress=self._progress("Noise"))
+
+    def rank_ci(self, coverage: float | None = None, n_boot: int | None = None,
+                noise: NoiseResult | None = None) -> RankCIResult:
+        """Confidence sets for ranks from the noise bootstrap's covariance (runs the noise
+        bootstrap unless its result is given)."""
+        base = self.model.rank_ci
+        settings = RankCISettings(base.coverage if coverage is None else coverage,
+                                  base.n_boot if n_boot is None else n_boot)
+        noise = noise if noise is not None else self.noise()
+        return RankCIResult(self.dataset, noise.scores, settings, self.seed)
+
+    def resample(self, replicates: int | None = None) -> ResampleResult:
+        """Unit resampling with min-max bounds re-derived from each resample."""
+        base = self.model.resample or ResampleSettings()
+        settings = ResampleSettings(base.replicates if replicates is None else replicates)
+        return ResampleResult(self.dataset, self.model, settings.replicates, self.seed)
+
+    # -- everything ----------------------------------------------------------------------
+
+    def run(self) -> AuditResult:
+        """Every analysis the model enables, in order; returns an :class:`AuditResult`."""
+        m = self.model
+        results: dict[str, Result] = {}
+        timings: dict[str, float] = {}
+
+        def step(name: str, fn: Callable[[], Result]) -> Result:
+            t = time.perf_counter()
+            results[name] = fn()
+            timings[name] = time.perf_counter() - t
+            return results[name]
+
+        step("reproduction", self.reproduce)
+        step("montecarlo", self.montecarlo)
+        loo = step("leave_one_out", self.leave_one_out) if m.leave_one_out else None
+        if m.sobol:
+            step("sobol", self.sobol)
+        if m.extremes:
+            step("extremes", self.extremes)
+        if m.importance:
+            step("importance", self.importance)
+        if m.noise:
+            noise = step("noise", self.noise)
+            step("rank_ci", lambda: self.rank_ci(noise=noise))
+        if m.resample:
+            step("resample", self.resample)
+        step("scenarios", lambda: self.scenarios(loo))
+        return AuditResult(self, results, timings)
+
+
+@dataclass
+class AuditResult:
+    """Every analysis of a :meth:`Study.run`: ``tables()`` (file stem -> DataFrame),
+    ``summary()`` (summary.json), ``fragile()``, and :meth:`write`."""
+
+    study: Study
+    results: dict[str, Result]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> Result:
+        return self.results[name]
+
+    def fragile(self) -> pd.DataFrame:
+        """fragile.csv: every unit flagged by any analysis, with its reasons."""
+        r = self.results
+        ext = r["extremes"].frame if "extremes" in r else None
+        sob = r["sobol"].indices if "sobol" in r else None
+        ci = r["rank_ci"].frame if "rank_ci" in r else None
+        noise = r["noise"].frame if "noise" in r else None
+        return fragile_table(self.study.dataset, r["montecarlo"].ranks(), ext, sob, ci, noise,
+                             self.study.model.rank_width)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table, keyed by output file stem, in output order."""
+        found: dict[str, pd.DataFrame] = {}
+        for result in self.results.values():
+            found.update(result.tables())
+        found["fragile"] = self.fragile()
+        return {k: found[k] for k in TABLE_ORDER if k in found}
+
+    def run_record(self) -> dict:
+        """The run's identity: run file (if any), data, seed, samples and the model."""
+        s = self.study
+        return {"run_file": s.provenance.get("run_file"),
+                "run_file_sha256": s.provenance.get("run_file_sha256"),
+                "data": s.dataset.folder.name, "seed": s.seed, "samples": s.model.samples,
+                **s.model.to_dict()}
+
+    def summary(self, tables: dict[str, pd.DataFrame] | None = None) -> dict:
+        """summary.json: the run, the dataset, the method, and each analysis's summary."""
+        s, r = self.study, self.results
+        ds = s.dataset
+        out = {
+            "run": self.run_record(),
+            "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
+                        "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
+            "method": method_notes(s.model, s.seed),
+            "reproduction": r["reproduction"].summary(),
+            "montecarlo": r["montecarlo"].summary(),
+        }
+        for name in ("leave_one_out", "sobol", "noise", "extremes", "importance"):
+            if name in r:
+                out[name] = r[name].summary()
+        if "rank_ci" in r:
+            out["noise"]["rank_ci"] = r["rank_ci"].summary()
+        fragile = (tables or {}).get("fragile")
+        fragile = self.fragile() if fragile is None else fragile
+        out["fragile"] = {"cities": len(fragile),
+                          "by_published_tier": {str(t): int((fragile.published_tier == t).sum())
+                                                for t in range(1, len(ds.spec.tiers) + 1)}}
+        return out
+
+    def report_files(self, tables: dict[str, pd.DataFrame] | None = None,
+                     summary: dict | None = None, static: bool = True) -> dict[str, bytes]:
+        """index.html (and rank_uncertainty.png/.svg when ``static``) as bytes."""
+        from cityindex.report.build import build_report
+
+        tables = self.tables() if tables is None else tables
+        summary = self.summary(tables) if summary is None else summary
+        return build_report(self.study.dataset, summary, tables, static=static)
+
+    def write(self, folder: str | Path, static: bool = True) -> Path:
+        """Write every table, summary.json, the page and manifest.json into ``folder``,
+        replacing its previous contents as a whole. The only call that touches the disk."""
+        from cityindex.app.output import write_audit
+
+        return write_audit(self, Path(folder), static=static)
