@@ -1,20 +1,58 @@
 """Confidence sets for ranks (Mogstad, Romano, Shaikh & Wilhelm 2024, "Inference for Ranks
-with Applications to Mobility across Neighbourhoods and Academic Achievement across Countries",
-Review of Economic Studies 91(1)).
+with Applications to Mobility across Neighbourhoods and Academic Achievement across
+Countries", Review of Economic Studies 91(1), sections 3-4; reference implementation: the
+authors' R package csranks, ``csranks`` in R/ranks.R and ``csdiffmeans`` / ``initialize_I0``
+in R/diffmeans.R).
 
-Rank 1 is the largest value: rank_j = 1 + #{k : theta_k > theta_j}. A confidence set for
-rank_j follows from simultaneous confidence intervals for the differences
-Delta_jk = theta_k - theta_j: every k whose difference is significantly positive is certainly
-above j, every k significantly negative certainly below, so
+Rank 1 is the largest value: rank_j = 1 + #{k : theta_k > theta_j} (csranks' ``irank``).
+Under ties a unit could take any rank in [1 + #{k : theta_k > theta_j},
+p - #{k : theta_k < theta_j}]; the sets below cover that whole range whenever no true
+hypothesis is rejected, so they cover the rank above under any tie-breaking.
 
-    rank_j in [1 + #{k certainly above j},  p - #{k certainly below j}].
+Hypotheses. For every ordered pair (j, k), j != k, the one-sided hypothesis
 
-Critical values come from a parametric bootstrap of the estimates, theta* ~ N(0, cov), of
-max |Delta*_jk| / sigma_jk over the pairs still in play (its (1 - alpha) quantile taken as
-an order statistic, method "higher": conservative) (max of one-sided statistics for the
-one-sided sets); the stepdown refinement (Romano & Wolf 2005) removes the pairs already
-rejected and recomputes the critical value until nothing changes. Marginal sets control the
-error for each unit's rank separately; simultaneous sets for all ranks at once.
+    H_jk : Delta_jk = theta_k - theta_j <= 0        ("k is not above j")
+
+is tested with t_jk = (est_k - est_j) / sigma_jk, sigma_jk the standard error of the
+difference. Rejecting H_jk says k is certainly above j; rejecting H_kj says k is certainly
+below j. Then
+
+    rank_j in [1 + #{k : H_jk rejected},  p - #{k : H_kj rejected}].
+
+Families (which hypotheses share one familywise error rate):
+
+* simultaneous, any kind: all ordered pairs (both directions of every pair). The one-sided
+  simultaneous sets ("lower", "upper") use the same family, so the lower bounds of the
+  two-sided simultaneous sets equal those of kind "lower" and the upper bounds those of kind
+  "upper" (tau-best / tau-worst use these one-sided sets).
+* marginal, unit j: "two-sided" - every difference involving j in both directions,
+  {H_jk} and {H_kj} over k; "lower" - {H_jk} over k (who is above j); "upper" - {H_kj}
+  over k (who is below j).
+
+Critical values come from a parametric bootstrap of the estimation error, z ~ N(0, cov):
+the critical value of a family is the (1 - alpha) quantile over draws of
+max_{(j, k) in family} (z_k - z_j) / sigma_jk, and H_jk is rejected when t_jk exceeds it.
+With both directions of a pair in the family this maximum is max |z_k - z_j| / sigma_jk, the
+familiar two-sided statistic. The stepdown refinement (Romano & Wolf 2005) removes the
+*hypotheses* rejected so far - one direction of a pair, never both: rejecting "k is not above
+j" leaves "j is not above k" in the family and in the maximum of the next step - recomputes
+the critical value on the same draws and repeats until no new rejection. (Removing both
+directions once |Delta_jk| was rejected, as this module did before, drops hypotheses that are
+true, so later critical values were too small and the sets too narrow; single-step sets are
+unchanged.) Marginal sets run one such stepdown per unit on its own family.
+
+Bootstrap quantile: the critical value is an order statistic of the B bootstrap maxima, the
+one with 0-based index ceil((B - 1)(1 - alpha)) - numpy's ``method="higher"``. csranks uses
+R's default (type 7, linear interpolation between that order statistic and the one below),
+and the paper's quantile inf{x : F_B(x) >= 1 - alpha} is the ceil(B (1 - alpha))-th order
+statistic, never larger. "higher" is never below either, so on the same draws the sets are
+never narrower than with those rules; the difference is at most one spacing of the bootstrap
+maxima near their 95th percentile (O(1/B)), well inside the bootstrap's own Monte-Carlo error.
+It keeps the critical value an actual bootstrap value, free of interpolation.
+
+Differences with zero variance (sigma_jk = 0, e.g. two units sharing all their noise; taken
+as zero when below 1e-12 (var_j + var_k)) are known exactly: they are decided by the sign of
+est_k - est_j and stay out of the bootstrap maxima.
 
 Why not bootstrap percentile intervals of the ranks themselves? Near ties the bootstrap
 distribution of an estimated rank does not approximate its sampling distribution (the rank is
@@ -27,11 +65,14 @@ approximately normal with the given covariance.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
 KINDS = ("two-sided", "lower", "upper")
+ZERO_VARIANCE = 1e-12  # relative to var_j + var_k: below it a difference is known exactly
 
 
 def _as_arrays(estimates, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -45,81 +86,125 @@ def _as_arrays(estimates, cov) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     if est.ndim != 1 or cov.shape != (est.size, est.size):
         raise ValueError(f"estimates must be 1-D (p,) and cov (p, p); got {est.shape}, "
                          f"{cov.shape}")
-    return est, cov, index
+    return est, (cov + cov.T) / 2, index
 
 
-def _draws(cov: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Parametric bootstrap draws of estimation error, N(0, cov); eigen-decomposition copes
+def _check(coverage: float, kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    if not 0 < coverage < 1:
+        raise ValueError(f"coverage must be in (0, 1); got {coverage}")
+
+
+def _draws(cov: np.ndarray, n_boot: int, seed: int = 0,
+           rng: np.random.Generator | None = None) -> np.ndarray:
+    """Parametric bootstrap draws of estimation error, N(0, cov), shape (n_boot, p), from
+    ``rng`` if given, else from ``np.random.default_rng(seed)``; eigen-decomposition copes
     with singular covariances (e.g. units that share noise)."""
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
     root = vecs * np.sqrt(np.clip(vals, 0, None))
-    rng = np.random.default_rng(seed)
+    if rng is None:
+        rng = np.random.default_rng(seed)
     return rng.standard_normal((n_boot, cov.shape[0])) @ root.T
 
 
 def _pairwise(est: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Delta_hat[j, k] = est_k - est_j and its standard error sigma[j, k]."""
+    """Delta_hat[j, k] = est_k - est_j and its standard error sigma[j, k] (exactly 0 for
+    differences known without error)."""
     d = est[None, :] - est[:, None]
-    var = np.diag(cov)[None, :] + np.diag(cov)[:, None] - 2 * cov
-    sigma = np.sqrt(np.clip(var, 0, None))
-    return d, sigma
+    diag = np.diag(cov)
+    var = diag[None, :] + diag[:, None] - 2 * cov
+    var[var <= ZERO_VARIANCE * (diag[None, :] + diag[:, None])] = 0.0
+    return d, np.sqrt(var)
 
 
-def _reject(est, cov, coverage, simultaneous, stepdown, kind, n_boot, seed
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean matrices (above[j, k]: k certainly above j; below[j, k]: k certainly below)."""
+def _order_index(n_boot: int, coverage: float) -> int:
+    """0-based index of the order statistic used as the (coverage) quantile of n_boot values:
+    ceil((n_boot - 1) * coverage), numpy's method="higher" (the tolerance keeps float noise
+    in the product from moving it up one)."""
+    return min(n_boot - 1, max(0, math.ceil((n_boot - 1) * coverage - 1e-9)))
+
+
+def _quantile(stats: np.ndarray, coverage: float) -> np.ndarray:
+    """Critical values: the "higher" (coverage) quantile over axis 0 (the draws)."""
+    k = _order_index(stats.shape[0], coverage)
+    return np.partition(stats, k, axis=0)[k]
+
+
+def _reject(est: np.ndarray, cov: np.ndarray, z: np.ndarray, coverage: float,
+            simultaneous: bool, stepdown: bool, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean matrices above[j, k] (k certainly above j: H_jk rejected) and below[j, k]
+    (k certainly below j: H_kj rejected, in j's family for marginal sets), given the
+    bootstrap draws z (n_boot, p) of the estimation error."""
     p = est.size
     d, sigma = _pairwise(est, cov)
-    z = _draws(cov, n_boot, seed)
-    dstar = z[:, None, :] - z[:, :, None]                     # (B, p, p) estimation errors
-    valid = ~np.eye(p, dtype=bool) & (sigma > 0)
+    off = ~np.eye(p, dtype=bool)
+    valid = off & (sigma > 0)
+    exact = off & (sigma == 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         t_hat = np.where(valid, d / sigma, 0.0)
-        t_star = np.where(valid, dstar / sigma, 0.0)
-    # exact zero-variance pairs: known difference, decided without error
-    exact = ~np.eye(p, dtype=bool) & (sigma == 0)
-    if kind == "two-sided":
-        stat_star = np.abs(t_star)
-    elif kind == "lower":          # find units certainly above j: H0: Delta_jk <= 0
-        stat_star = t_star
-    else:                          # find units certainly below j: H0: Delta_jk >= 0
-        stat_star = -t_star
-    alpha = 1 - coverage
-    active = valid.copy()
-    rejected = np.zeros((p, p), dtype=bool)
-    while active.any():
-        masked = np.where(active[None, :, :], stat_star, -np.inf)
-        if simultaneous:
-            crit = np.quantile(masked.reshape(n_boot, -1).max(axis=1), 1 - alpha,
-                               method="higher")
-            crit = np.full((p, 1), crit)
-        else:
-            # units with no pair left in play get an infinite critical value (nothing to test)
-            row_max = masked.max(axis=2)
-            row_max[:, ~active.any(axis=1)] = np.inf
-            crit = np.quantile(row_max, 1 - alpha, axis=0, method="higher")[:, None]
-        if kind == "two-sided":
-            new = active & (np.abs(t_hat) > crit)
-        elif kind == "lower":
-            new = active & (t_hat > crit)
-        else:
-            new = active & (-t_hat > crit)
-        if kind == "two-sided" and simultaneous:
-            new = new | new.T  # a pair is one hypothesis
-        if not new.any():
-            break
-        rejected |= new
-        active &= ~new
-        if not stepdown:
-            break
-    above = (rejected & (d > 0)) | (exact & (d > 0))
-    below = (rejected & (d < 0)) | (exact & (d < 0))
+        # t_star[b, j, k]: bootstrap statistic of H_jk; -inf where there is nothing to test
+        t_star = np.where(valid, (z[:, None, :] - z[:, :, None]) / sigma, -np.inf)
+    if simultaneous:
+        # one family: every ordered pair, both directions, whatever the kind
+        active = valid.copy()
+        rejected = np.zeros((p, p), dtype=bool)
+        while active.any():
+            stat = np.where(active, t_star, -np.inf).reshape(z.shape[0], -1).max(axis=1)
+            new = active & (t_hat > _quantile(stat, coverage))
+            if not new.any():
+                break
+            rejected |= new
+            active &= ~new
+            if not stepdown:
+                break
+        above, below = rejected, rejected.T
+    else:
+        # unit j's family: up[j, k] holds H_jk ("k is not above j"), down[j, k] holds H_kj
+        # ("k is not below j"); every unit runs its own stepdown, all at once
+        up = valid & (kind in ("two-sided", "lower"))
+        down = valid & (kind in ("two-sided", "upper"))
+        t_down_star = t_star.transpose(0, 2, 1)            # statistic of H_kj at [b, j, k]
+        above = np.zeros((p, p), dtype=bool)
+        below = np.zeros((p, p), dtype=bool)
+        while (up | down).any():
+            stat = np.maximum(np.where(up, t_star, -np.inf).max(axis=2),
+                              np.where(down, t_down_star, -np.inf).max(axis=2))  # (B, p)
+            crit = _quantile(stat, coverage)
+            crit[~(up | down).any(axis=1)] = np.inf        # nothing left to test for j
+            new_up = up & (t_hat > crit[:, None])
+            new_down = down & (t_hat.T > crit[:, None])
+            if not (new_up.any() or new_down.any()):
+                break
+            above |= new_up
+            below |= new_down
+            up &= ~new_up
+            down &= ~new_down
+            if not stepdown:
+                break
+    above = above | (exact & (d > 0))
+    below = below | (exact & (d < 0))
     return above, below
+
+
+def _bounds(est: np.ndarray, cov: np.ndarray, z: np.ndarray, coverage: float,
+            simultaneous: bool, stepdown: bool, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer lower and upper rank bounds given the bootstrap draws z (n_boot, p)."""
+    p = est.size
+    above, below = _reject(est, cov, z, coverage, simultaneous, stepdown, kind)
+    lower = 1 + above.sum(axis=1)
+    upper = p - below.sum(axis=1)
+    if kind == "lower":
+        upper = np.full(p, p)
+    elif kind == "upper":
+        lower = np.ones(p, dtype=int)
+    return lower.astype(int), upper.astype(int)
 
 
 def rank_confidence_sets(estimates, cov, coverage: float = 0.95, simultaneous: bool = True,
                          stepdown: bool = True, kind: str = "two-sided", n_boot: int = 1000,
-                         seed: int = 0) -> pd.DataFrame:
+                         seed: int = 0, rng: np.random.Generator | None = None
+                         ) -> pd.DataFrame:
     """Confidence sets for the ranks of ``estimates`` (rank 1 = largest).
 
     Parameters
@@ -130,44 +215,39 @@ def rank_confidence_sets(estimates, cov, coverage: float = 0.95, simultaneous: b
     simultaneous : cover all ranks at once (else each rank separately).
     stepdown : apply the stepdown refinement.
     kind : "two-sided" (lower and upper bounds), "lower" ([lower, p]) or "upper" ([1, upper]).
+    n_boot : number of bootstrap draws.
+    seed : seed of the bootstrap draws when ``rng`` is not given.
+    rng : generator to draw the bootstrap from instead of ``np.random.default_rng(seed)``.
 
     Returns
     -------
     DataFrame indexed by unit with integer columns rank (of the estimates, ties "min"),
     lower, upper.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    _check(coverage, kind)
     est, cov, index = _as_arrays(estimates, cov)
-    p = est.size
-    above, below = _reject(est, cov, coverage, simultaneous, stepdown, kind, n_boot, seed)
-    lower = 1 + above.sum(axis=1)
-    upper = p - below.sum(axis=1)
-    if kind == "lower":
-        upper = np.full(p, p)
-    elif kind == "upper":
-        lower = np.ones(p, dtype=int)
+    z = _draws(cov, n_boot, seed, rng)
+    lower, upper = _bounds(est, cov, z, coverage, simultaneous, stepdown, kind)
     rank = rankdata(-est, method="min").astype(int)
-    return pd.DataFrame({"rank": rank, "lower": lower.astype(int), "upper": upper.astype(int)},
-                        index=index)
+    return pd.DataFrame({"rank": rank, "lower": lower, "upper": upper}, index=index)
 
 
 def tau_best(estimates, cov, tau: int, coverage: float = 0.95, n_boot: int = 1000,
-             seed: int = 0) -> pd.Series:
+             seed: int = 0, rng: np.random.Generator | None = None) -> pd.Series:
     """Confidence set for the units among the top ``tau`` (MRSW 2024, section on the
     "tau-best"): units whose simultaneous one-sided lower rank bound is at most tau. With
     probability at least ``coverage`` it contains every unit truly in the top tau, so a unit
     outside it is, with that confidence, not in the top tau."""
     cs = rank_confidence_sets(estimates, cov, coverage, simultaneous=True, stepdown=True,
-                              kind="lower", n_boot=n_boot, seed=seed)
+                              kind="lower", n_boot=n_boot, seed=seed, rng=rng)
     return (cs["lower"] <= tau).rename("tau_best")
 
 
 def tau_worst(estimates, cov, tau: int, coverage: float = 0.95, n_boot: int = 1000,
-              seed: int = 0) -> pd.Series:
+              seed: int = 0, rng: np.random.Generator | None = None) -> pd.Series:
     """Confidence set for the units among the bottom ``tau``: simultaneous one-sided upper
     rank bound at least p - tau + 1."""
     cs = rank_confidence_sets(estimates, cov, coverage, simultaneous=True, stepdown=True,
-                              kind="upper", n_boot=n_boot, seed=seed)
+                              kind="upper", n_boot=n_boot, seed=seed, rng=rng)
     p = len(cs)
     return (cs["upper"] >= p - tau + 1).rename("tau_worst")
