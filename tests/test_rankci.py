@@ -19,6 +19,7 @@ from cityindex.sensitivity.rankci import (
     tau_best,
     tau_worst,
 )
+from cityindex.streams import Stream, block_rng
 
 PISA = Path(__file__).parent / "data" / "pisa2018_math.csv"
 
@@ -89,16 +90,16 @@ def test_rng_keyword_replaces_seed(problem):
     est, cov = problem
     by_seed = rank_confidence_sets(est, cov, simultaneous=False, n_boot=300, seed=7)
     by_rng = rank_confidence_sets(est, cov, simultaneous=False, n_boot=300, seed=0,
-                                  rng=np.random.default_rng(7))
+                                  rng=block_rng(7, Stream.RANK_CI))
     pd.testing.assert_frame_equal(by_seed, by_rng)
     pd.testing.assert_series_equal(
         tau_best(est, cov, 5, n_boot=300, seed=7),
-        tau_best(est, cov, 5, n_boot=300, rng=np.random.default_rng(7)))
+        tau_best(est, cov, 5, n_boot=300, rng=block_rng(7, Stream.RANK_CI)))
     pd.testing.assert_series_equal(
         tau_worst(est, cov, 5, n_boot=300, seed=7),
-        tau_worst(est, cov, 5, n_boot=300, rng=np.random.default_rng(7)))
+        tau_worst(est, cov, 5, n_boot=300, rng=block_rng(7, Stream.RANK_CI)))
     # the draws come from the generator passed, advancing it
-    gen = np.random.default_rng(7)
+    gen = block_rng(7, Stream.RANK_CI)
     first = _draws(cov, 50, rng=gen)
     assert not np.array_equal(first, _draws(cov, 50, rng=gen))
     np.testing.assert_array_equal(first, _draws(cov, 50, seed=7))

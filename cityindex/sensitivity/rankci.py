@@ -71,6 +71,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from cityindex.streams import Stream, block_rng
+
 KINDS = ("two-sided", "lower", "upper")
 ZERO_VARIANCE = 1e-12  # relative to var_j + var_k: below it a difference is known exactly
 
@@ -99,12 +101,12 @@ def _check(coverage: float, kind: str) -> None:
 def _draws(cov: np.ndarray, n_boot: int, seed: int = 0,
            rng: np.random.Generator | None = None) -> np.ndarray:
     """Parametric bootstrap draws of estimation error, N(0, cov), shape (n_boot, p), from
-    ``rng`` if given, else from ``np.random.default_rng(seed)``; eigen-decomposition copes
+    ``rng`` if given, else from the seed's ``RANK_CI`` stream; eigen-decomposition copes
     with singular covariances (e.g. units that share noise)."""
     vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
     root = vecs * np.sqrt(np.clip(vals, 0, None))
     if rng is None:
-        rng = np.random.default_rng(seed)
+        rng = block_rng(seed, Stream.RANK_CI)
     return rng.standard_normal((n_boot, cov.shape[0])) @ root.T
 
 
@@ -217,7 +219,8 @@ def rank_confidence_sets(estimates, cov, coverage: float = 0.95, simultaneous: b
     kind : "two-sided" (lower and upper bounds), "lower" ([lower, p]) or "upper" ([1, upper]).
     n_boot : number of bootstrap draws.
     seed : seed of the bootstrap draws when ``rng`` is not given.
-    rng : generator to draw the bootstrap from instead of ``np.random.default_rng(seed)``.
+    rng : generator to draw the bootstrap from instead of the seed's ``RANK_CI`` stream
+        (:mod:`cityindex.streams`).
 
     Returns
     -------
