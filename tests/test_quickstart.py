@@ -191,6 +191,18 @@ def test_environment_is_remade_for_another_interpreter(tmp_path):
     assert not qs.env_is_usable(tmp_path)
 
 
+def test_sessions_made_by_another_interpreter_are_removed(tmp_path):
+    for name, prefix in [("tests", "/usr"), ("lint", "/opt/python3.13"), ("docs", None)]:
+        (tmp_path / name).mkdir()
+        cfg = "home = /x/bin\nversion = 3.11.2\n"
+        if prefix:
+            cfg += f"base-prefix = {prefix}\n"
+        (tmp_path / name / "pyvenv.cfg").write_text(cfg)
+    (tmp_path / "notes").mkdir()
+    qs.drop_other_interpreters_sessions(tmp_path, base_prefix="/usr")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["docs", "notes", "tests"]
+
+
 def test_without_ensurepip_pip_comes_from_the_index(tmp_path):
     """The fallback for a Debian python3 without python3-venv, for real: an environment made
     --without-pip gets pip from its wheel on the package index (network: PyPI or

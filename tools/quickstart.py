@@ -7,7 +7,8 @@ Every argument goes to nox unchanged. The first run makes a virtual environment 
 ``.nox/_quickstart`` with the interpreter that runs this script (so Debian's own python3, whose
 pip refuses to install anything: "externally-managed-environment", works as well as a pyenv or
 python.org Python) and installs nox into it from the package index; later runs reuse it. The
-nox sessions then run on that same interpreter (noxfile.py pins no version).
+nox sessions then run on that same interpreter (noxfile.py pins no version); when another
+interpreter runs this script, its environment and the sessions' are made anew for it.
 
 Where ``python3 -m venv`` cannot install pip (Debian or Ubuntu without python3-venv: no
 ensurepip), the environment is made ``--without-pip`` and pip is installed into it from pip's
@@ -77,6 +78,19 @@ def env_is_usable(env_dir: Path) -> bool:
     return py.exists() and subprocess.run(
         [str(py), "-c", "import nox"], stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL).returncode == 0
+
+
+def drop_other_interpreters_sessions(nox_dir: Path, base_prefix: str | None = None) -> None:
+    """Remove the session environments in .nox made by another interpreter, which nox would
+    reuse as they are (it does not compare interpreters when a session names none)."""
+    base_prefix = os.path.realpath(sys.base_prefix if base_prefix is None else base_prefix)
+    for d in sorted(nox_dir.glob("*/pyvenv.cfg")):
+        cfg = dict(line.partition("=")[::2] for line in d.read_text().splitlines()
+                   if "=" in line)
+        made_with = {k.strip(): v.strip() for k, v in cfg.items()}.get("base-prefix")
+        if made_with and os.path.realpath(made_with) != base_prefix:
+            say(f"removing {d.parent.name}: made with the Python in {made_with}")
+            shutil.rmtree(d.parent)
 
 
 def has_ensurepip() -> bool:
@@ -307,6 +321,7 @@ def main(argv: list[str]) -> int:
             py = env_python(ENV_DIR)
         else:
             py = make_env(ENV_DIR)
+        drop_other_interpreters_sessions(ENV_DIR.parent)
     except (QuickstartError, OSError, subprocess.CalledProcessError) as e:
         say(f"could not set up nox in {ENV_DIR}: {e}")
         shutil.rmtree(ENV_DIR, ignore_errors=True)
