@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import html
 import json
-import os
-from pathlib import Path
 
 import pandas as pd
 import vl_convert as vlc
 
-CJK_FONT_DIRS = ["/usr/share/fonts/truetype/wqy", "/usr/share/fonts/opentype/noto",
-                 "/usr/share/fonts/truetype/noto", "/usr/share/fonts/noto-cjk"]
+from cityindex.report.fonts import (  # noqa: F401  (re-exported: page.find_cjk_font_dir)
+    CJK_FONT_DIRS,
+    find_cjk_font_dir,
+    register_cjk_font,
+)
+
 VL_VERSION = "6.4"
 
 EMBED = """
@@ -52,28 +54,6 @@ table { border-collapse: collapse; font-size: .85em; } td, th { border: 1px soli
 .note { color: #555; font-size: .9em; max-width: 900px; }
 #page-errors { color: #b00; }
 """
-
-
-def find_cjk_font_dir() -> str | None:
-    """A directory with a CJK font for vl-convert: $CITYINDEX_CJK_FONT_DIR, else a known
-    Debian location (fonts-wqy-microhei, fonts-noto-cjk)."""
-    env = os.environ.get("CITYINDEX_CJK_FONT_DIR")
-    for d in ([env] if env else []) + CJK_FONT_DIRS:
-        if d and Path(d).is_dir() and any(
-                any(Path(d).rglob(pattern)) for pattern in ("*.tt[cf]", "*.ot[cf]")):
-            return d
-    return None
-
-
-_REGISTERED: set[str] = set()
-
-
-def register_cjk_font() -> str | None:
-    d = find_cjk_font_dir()
-    if d and d not in _REGISTERED:
-        vlc.register_font_directory(d)
-        _REGISTERED.add(d)
-    return d
 
 
 def export_static(chart, name: str) -> dict[str, bytes]:
