@@ -148,9 +148,11 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path)
     name = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise SpecError(name, "file not found", "an index spec (spec.toml)") from None
+    except OSError as exc:  # a directory, no permission
+        raise SpecError(name, f"unreadable ({exc.strerror})", "a readable index spec") from None
     except UnicodeDecodeError as exc:
         raise SpecError(name, f"not UTF-8 ({exc.reason} at byte {exc.start})",
                         "a UTF-8 encoded TOML file") from None
@@ -166,6 +168,9 @@ def load_spec(path: str | Path) -> Spec:
                             for t in tiers):
         raise SpecError(f"{where}.tiers", f"found {tiers!r}", "positive integers")
     decimals = index.get("decimals", 2)
+    if not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0:
+        raise SpecError(f"{where}.decimals", f"found {decimals!r}",
+                        "a non-negative integer (printed decimals)")
     scale = index.get("scale", [0.0, 100.0])
     if (not isinstance(scale, list) or len(scale) != 2
             or not all(isinstance(v, int | float) for v in scale) or scale[0] >= scale[1]):
@@ -234,12 +239,23 @@ def load_spec(path: str | Path) -> Spec:
                             f"one of {list(NORMALISATIONS)} on every indicator")
 
     groups = {}
+    if not isinstance(raw.get("groups") or {}, dict):
+        raise SpecError(f"{name} groups", f"found {raw['groups']!r}",
+                        "[groups.<id>] tables (column, tiers, exclude)")
     for gid, table in (raw.get("groups") or {}).items():
         gwhere = f"{name} [groups.{gid}]"
+        if not isinstance(table, dict):
+            raise SpecError(gwhere, f"found {table!r}", "a table (column, tiers, exclude)")
         column = _require(table, "column", gwhere, str, "a column of cities.csv")
         gtiers = table.get("tiers", [])
-        if not all(isinstance(t, int) and t > 0 for t in gtiers):
-            raise SpecError(f"{gwhere}.tiers", f"found {gtiers!r}", "positive integers")
+        if not isinstance(gtiers, list) or not all(
+                isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in gtiers):
+            raise SpecError(f"{gwhere}.tiers", f"found {gtiers!r}",
+                            "a list of positive integers, e.g. [10, 20]")
+        excl = table.get("exclude", [])
+        if not isinstance(excl, list) or not all(isinstance(v, str) for v in excl):
+            raise SpecError(f"{gwhere}.exclude", f"found {excl!r}",
+                            'a list of group values, e.g. ["municipality"]')
         groups[gid] = GroupSpec(gid, column, tuple(gtiers), tuple(table.get("exclude", [])))
     object.__setattr__(spec, "groups", groups)
     return spec

@@ -15,6 +15,7 @@ import json
 import os
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
@@ -76,10 +77,17 @@ def register_cjk_font() -> str | None:
     return d
 
 
+def chart_spec(chart) -> dict:
+    """The chart's Vega-Lite spec with its data inline, whatever its number of rows: Altair's
+    5,000-row guard (MaxRowsError) is lifted for this call only, not globally."""
+    with alt.data_transformers.disable_max_rows():
+        return chart.to_dict()
+
+
 def export_static(chart, name: str) -> dict[str, bytes]:
     """PNG and SVG of a chart, drawn by vl-convert with a CJK font when one is found."""
     register_cjk_font()
-    spec = chart.to_dict()
+    spec = chart_spec(chart)
     return {f"{name}.png": vlc.vegalite_to_png(spec, vl_version=VL_VERSION, scale=1.5),
             f"{name}.svg": vlc.vegalite_to_svg(spec, vl_version=VL_VERSION).encode("utf-8")}
 
@@ -106,7 +114,7 @@ def build_page(title: str, headline: list[tuple[str, str]], sections: list[dict]
         if sec.get("text"):
             parts.append(f"<p class='note'>{html.escape(sec['text'])}</p>")
         if sec.get("chart") is not None:
-            spec = json.dumps(sec["chart"].to_dict(), ensure_ascii=False, sort_keys=True)
+            spec = json.dumps(chart_spec(sec["chart"]), ensure_ascii=False, sort_keys=True)
             spec = spec.replace("</", "<\\/")
             specs.append(f"<script type='application/json' id='spec{i}'>{spec}</script>")
             parts.append(f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>")
