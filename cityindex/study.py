@@ -31,7 +31,7 @@ from cityindex.model import (
 from cityindex.result import Result
 from cityindex.sensitivity.confidence import RankCIResult
 from cityindex.sensitivity.extremes import ExtremesResult
-from cityindex.sensitivity.importance import ImportanceResult
+from cityindex.sensitivity.importance import ImportanceResult, check_bandwidth
 from cityindex.sensitivity.index_sobol import SobolResult
 from cityindex.sensitivity.leave_one_out import LeaveOneOutResult
 from cityindex.sensitivity.montecarlo import MonteCarloResult, method_notes, run_montecarlo
@@ -80,6 +80,8 @@ class Study:
             raise ValueError(f"chunk_blocks must be a positive integer; got {chunk_blocks!r}")
         if model.noise is not None:  # run-file keys that name parts of the index
             check_noise_models(dataset, model.noise.models)
+        if model.importance is not None:  # a bandwidth too narrow for this dataset
+            check_bandwidth(dataset, model.importance.bandwidth)
         self.dataset, self.model, self.seed = dataset, model, int(seed)
         self.progress, self.workers, self.chunk_blocks = progress, workers, chunk_blocks
         self.provenance = dict(provenance or {})
