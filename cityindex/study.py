@@ -45,6 +45,11 @@ TABLE_ORDER = ("reproduction", "indicator_profile", "ranks", "acceptability", "g
                "leave_one_out", "sobol", "sobol_convergence", "extremes", "dominance",
                "dominance_summary", "importance", "coherence", "noise", "rank_ci", "resample",
                "scenarios", "fragile")
+# Progress labels of the stages that report no count of their own (start and end only).
+STAGE_LABELS = {"reproduction": "Reproduction audit", "leave_one_out": "Leave one out",
+                "sobol": "Sobol' indices", "extremes": "Exact best/worst ranks (MILP)",
+                "importance": "Importance and coherence", "rank_ci": "Rank confidence sets",
+                "resample": "Unit resampling", "scenarios": "Alternative constructions"}
 
 
 class Study:
@@ -189,8 +194,13 @@ class Study:
 
         def step(name: str, fn: Callable[[], Result]) -> Result:
             t = time.perf_counter()
+            label = STAGE_LABELS.get(name) if self.progress else None
+            if label:
+                self.progress(label, 0, 1)  # type: ignore[misc]
             results[name] = fn()
             timings[name] = time.perf_counter() - t
+            if label:
+                self.progress(label, 1, 1)  # type: ignore[misc]
             return results[name]
 
         step("reproduction", self.reproduce)

@@ -15,7 +15,6 @@ import json
 import os
 from pathlib import Path
 
-import altair as alt
 import pandas as pd
 import vl_convert as vlc
 
@@ -77,13 +76,6 @@ def register_cjk_font() -> str | None:
     return d
 
 
-def chart_spec(chart) -> dict:
-    """The chart's Vega-Lite spec with its data inline, whatever its number of rows: Altair's
-    5,000-row guard (MaxRowsError) is lifted for this call only, not globally."""
-    with alt.data_transformers.disable_max_rows():
-        return chart.to_dict()
-
-
 def export_static(chart, name: str) -> dict[str, bytes]:
     """PNG and SVG of a chart, drawn by vl-convert with a CJK font when one is found."""
     register_cjk_font()
@@ -98,6 +90,15 @@ def _table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def chart_spec(chart) -> dict:
+    """The chart's Vega-Lite spec with its data inline, whatever its number of rows: Altair's
+    5,000-row guard (MaxRowsError) is lifted for this call only, not globally."""
+    import altair as alt
+
+    with alt.data_transformers.disable_max_rows():
+        return chart.to_dict()
 
 
 def _fmt(v) -> str:

@@ -168,6 +168,8 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
         if progress:
             progress(done, sampler.samples)
 
+    if progress:
+        progress(0, sampler.samples)  # the stage starts (its clock, for the rate)
     window = 2 * max(1, workers)
     pending: deque[Future] = deque()
     # One BLAS thread per worker: BLAS's own threads would fight the worker threads.
