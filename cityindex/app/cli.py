@@ -93,14 +93,23 @@ def _version() -> str:
     return f"cityindex {__version__}"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line (and exit 2) like every other error."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cityindex", description="Statistical audit of a published composite index.",
         epilog="Bad input: one line on stderr and exit 2. Interrupted: exit 130 (SIGINT) or "
-               "143 (SIGTERM), previous outputs intact.")
+               "143 (SIGTERM); the output folder holds the previous run or the new one, "
+               "never a mix.")
     parser.add_argument("--version", action="version", version=_version(),
                         help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="reproduce or run; COMMAND --help for its arguments")
     rep = sub.add_parser("reproduce", help="check that the published numbers follow from "
                          "the published method", description="The reproduction audit: every "
                          "inconsistency between the published numbers and the published "
@@ -134,7 +143,10 @@ def _on_sigterm(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error (2)
+        return exc.code if isinstance(exc.code, int) else 0
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:
