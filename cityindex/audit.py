@@ -34,7 +34,7 @@ from cityindex.data import Dataset
 from cityindex.quantisation import detect_grid
 from cityindex.rank import rank_desc
 from cityindex.result import Result
-from cityindex.score import node_scores
+from cityindex.score import evaluate_tree
 
 FLOAT_SLACK = 1e-9
 
@@ -136,37 +136,85 @@ def _fmt(x: float, decimals: int) -> float:
     return round(float(x), decimals + 3)
 
 
+def node_interval(ds: Dataset, node: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's score of ``node`` recomputed from the indicators, and the interval its
+    printed indicators allow (every aggregation is increasing in each indicator, so the
+    interval's ends are the node at the indicators' lower and upper ends)."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    h = ds.indicator_half[spec.indicators].to_numpy()
+    if spec.linear and ds.available is None:
+        eff = spec.effective_weights(node=node).reindex(spec.indicators, fill_value=0.0)
+        mid = x @ eff.to_numpy()
+        tol = h @ eff.to_numpy()
+        return mid, mid - tol, mid + tol
+    lo_scale = spec.scale[0] if any(spec.nodes[a].aggregation == "geometric"
+                                    for a in spec.aggregates) else -np.inf
+
+    def at(v: np.ndarray) -> np.ndarray:
+        return evaluate_tree(spec, v, available=ds.available, node=node)
+
+    return at(x), at(np.maximum(x - h, lo_scale)), at(x + h)
+
+
+def _children_interval(ds: Dataset, node: str, values: pd.DataFrame, halfs: pd.DataFrame
+                       ) -> tuple[np.ndarray, np.ndarray, str]:
+    """``node`` from its printed children: the recomputed value and its tolerance (interval
+    arithmetic: sum w_k h_k for a weighted sum; the ends of the interval for a geometric
+    mean, increasing in each child)."""
+    spec = ds.spec
+    kids = spec.children(node)
+    w = np.array([spec.nodes[k].weight for k in kids])
+    c, h = values[kids].to_numpy(), halfs[kids].to_numpy()
+    if spec.nodes[node].aggregation == "arithmetic":
+        how = f"{node} = " + " + ".join(f"{wk:g}*{k}" for wk, k in zip(w, kids))
+        return c @ w, h @ w, how
+
+    def gmean(v: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore"):
+            return np.exp(np.log(np.maximum(v, 0.0)) @ w)
+
+    mid = gmean(c)
+    tol = np.maximum(gmean(c + h) - mid, mid - gmean(c - h))
+    how = f"{node} = " + " * ".join(f"{k}^{wk:g}" for wk, k in zip(w, kids))
+    return mid, tol, how
+
+
 def check_aggregates(ds: Dataset) -> tuple[list[Finding], int]:
     spec = ds.spec
     values = pd.concat([ds.indicators, ds.published], axis=1)
-    halfs = pd.DataFrame(
-        np.hstack([half_unit(ds.indicator_decimals), half_unit(ds.published_decimals)]),
-        index=values.index, columns=values.columns)
+    halfs = pd.concat([ds.indicator_half, ds.published_half], axis=1)
     findings, n = [], 0
     for node in spec.aggregates:
         if node not in ds.published.columns:
             continue
         kids = spec.children(node)
-        if not all(k in values.columns for k in kids):
+        if not all(k in values.columns for k in kids) or (
+                ds.available is not None and set(kids) <= set(spec.indicators)
+                and spec.nodes[node].aggregation != "arithmetic"):
             continue
-        w = np.array([spec.nodes[k].weight for k in kids])
-        recomputed = values[kids].to_numpy() @ w
-        tol = halfs[kids].to_numpy() @ w + halfs[node].to_numpy()
-        findings += _compare(ds, node, recomputed, tol, "aggregate",
-                             f"{node} = " + " + ".join(f"{wk:g}*{k}" for wk, k in zip(w, kids)))
+        if ds.available is not None and set(kids) <= set(spec.indicators):
+            mid, lo, hi = node_interval(ds, node)
+            recomputed, tol = mid, np.maximum(hi - mid, mid - lo)
+            how = f"{node} from its available indicators, weights renormalised"
+        else:
+            recomputed, tol, how = _children_interval(ds, node, values, halfs)
+        findings += _compare(ds, node, recomputed, tol + halfs[node].to_numpy(), "aggregate",
+                             how)
         n += len(ds.units)
     # The composite all the way from the indicators (nodes whose children are all indicators
     # were already checked from their children above).
-    eff = spec.effective_weights()
-    leaves = list(eff.index)
     root = spec.root
-    if not set(spec.children(root)) <= set(leaves):
-        recomputed = ds.indicators[leaves].to_numpy() @ eff.to_numpy()
-        tol = (half_unit(ds.indicator_decimals[leaves]) @ eff.to_numpy()
-               + half_unit(ds.published_decimals[root]))
-        findings += _compare(ds, root, recomputed, tol, "aggregate",
-                             f"{root} from the indicators with effective weights "
-                             + ", ".join(f"{k} {v:g}" for k, v in eff.items()))
+    if not set(spec.children(root)) <= set(spec.indicators):
+        mid, lo, hi = node_interval(ds, root)
+        tol = np.maximum(hi - mid, mid - lo) + ds.published_half[root].to_numpy()
+        if spec.linear and ds.available is None:
+            eff = spec.effective_weights()
+            how = (f"{root} from the indicators with effective weights "
+                   + ", ".join(f"{k} {v:g}" for k, v in eff.items()))
+        else:
+            how = f"{root} from the indicators through the tree (each node's own aggregation)"
+        findings += _compare(ds, root, mid, tol, "aggregate", how)
         n += len(ds.units)
     return findings, n
 
@@ -356,16 +404,18 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
     lo_scale, hi_scale = spec.scale
     rows, findings, notes = [], [], []
     for ind in spec.indicators:
-        x = ds.indicators[ind].to_numpy()
-        h = half_unit(ds.indicator_decimals[ind])
+        present = np.flatnonzero(ds.indicators[ind].notna().to_numpy())  # missing: skipped
+        x = ds.indicators[ind].to_numpy()[present]
+        h = ds.indicator_half[ind].to_numpy()[present]
+        units = [ds.units[i] for i in present]
         norm = spec.nodes[ind].normalisation
         grid = detect_grid(x, h)
         values, counts = np.unique(x, return_counts=True)
-        off = [ds.units[i] for i in np.flatnonzero(~grid.on_grid)] if grid else []
+        off = [units[i] for i in np.flatnonzero(~grid.on_grid)] if grid else []
         rows.append({
             "indicator": ind, "normalisation": norm, "n": x.size,
             "min": float(x.min()), "max": float(x.max()),
-            "min_unit": ds.units[int(np.argmin(x))], "max_unit": ds.units[int(np.argmax(x))],
+            "min_unit": units[int(np.argmin(x))], "max_unit": units[int(np.argmax(x))],
             "min_attained": bool(abs(x.min() - lo_scale) <= h[np.argmin(x)]),
             "max_attained": bool(abs(x.max() - hi_scale) <= h[np.argmax(x)]),
             "n_distinct": int(values.size), "n_tied": int(counts[counts > 1].sum()),
@@ -380,12 +430,12 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
                                      ("maximum", hi_scale, int(np.argmax(x)))):
                 if abs(x[i] - target) > h[i] + FLOAT_SLACK:
                     findings.append(Finding(
-                        "normalisation", ds.units[i], ind, float(x[i]), float(target),
+                        "normalisation", units[i], ind, float(x[i]), float(target),
                         float(h[i]), f"declared min-max normalisation maps the {which} to "
                         f"{target:g}, the published {which} is {x[i]:g}", "indicators.csv"))
         out_of_range = (x < lo_scale - h) | (x > hi_scale + h)
         for i in np.flatnonzero(out_of_range):
-            findings.append(Finding("normalisation", ds.units[i], ind, float(x[i]),
+            findings.append(Finding("normalisation", units[i], ind, float(x[i]),
                                     f"[{lo_scale:g}, {hi_scale:g}]", float(h[i]),
                                     "outside the normalised range", "indicators.csv"))
         if grid:
@@ -393,7 +443,7 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
                 v = ds.indicators.at[u, ind]
                 notes.append(Finding(
                     "quantisation", u, ind, float(v), round(grid.step * round(v / grid.step), 4),
-                    float(0.5 * 10.0 ** -ds.indicator_decimals.at[u, ind]),
+                    float(ds.indicator_half.at[u, ind]),
                     f"{ind} lies on a grid of step {grid.step:.6g} "
                     f"({grid.coverage:.0%} of units); {u} ({v:g}) is off it", "indicators.csv"))
     return pd.DataFrame(rows), findings, notes, len(spec.indicators)
@@ -403,14 +453,12 @@ def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.
     """Where ranks recomputed from the indicators (ties "min") differ from the published ranks,
     say why: an erratum found above, a printed tie, or an order within rounding tolerance."""
     spec = ds.spec
-    scores = node_scores(spec, ds.indicators)
     erratum = {(f.unit, f.node) for f in inconsistencies if f.check == "aggregate"}
     erratum |= {(f.unit, spec.root) for f in inconsistencies if f.check == "aggregate"}
     rows = []
     for node in ds.published_ranks.columns:
-        eff = spec.effective_weights(node=node)
-        tol = half_unit(ds.indicator_decimals[list(eff.index)]) @ eff.to_numpy()
-        s = scores[node].to_numpy()
+        s, lo, hi = node_interval(ds, node)
+        tol = np.maximum(hi - s, s - lo)
         rec_rank = rank_desc(s)
         pub_rank = ds.published_ranks[node].to_numpy(dtype=int)
         for i in np.flatnonzero(rec_rank != pub_rank):
@@ -428,6 +476,12 @@ def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.
                     reasons.add("order within rounding of the printed indicators")
                 else:
                     reasons.add("unexplained")
+            shared = np.flatnonzero(pub_rank == pub_rank[i])
+            if shared.size > 1:  # a published tie (shared rank) that the recomputation splits
+                apart = [j for j in shared if j != i and abs(s[i] - s[j]) > tol[i] + tol[j]]
+                reasons.add("shared published rank (a tie in the published scores)"
+                            if not apart else "unexplained")
+                flipped = np.union1d(flipped, shared[shared != i])
             rows.append({"unit": ds.units[i], "node": node, "published_rank": int(pub_rank[i]),
                          "recomputed_rank": int(rec_rank[i]),
                          "swapped_with": ", ".join(ds.units[j] for j in flipped),

@@ -1,10 +1,18 @@
 """Loading and validating a data folder into a :class:`Dataset`.
 
-A data folder holds ``spec.toml``, ``indicators.csv`` (one row per unit: ``unit`` and one column
-per indicator), ``published.csv`` (the published score and rank of every aggregate node),
-``cities.csv`` (unit metadata) and optionally ``subtables.csv`` (the report's sub-rankings in
-long form). Values are kept as printed: each cell's number of decimals is recorded, because the
-audit needs to know how precisely each value was published.
+A data folder holds ``spec.toml``; the indicators as published normalised scores
+(``indicators.csv``: ``unit`` and one column per indicator) and/or as raw values (``raw.csv``,
+the same shape, normalised here by each leaf's declared method); ``published.csv`` (the
+published score and rank of every aggregate node, ranks may be shared); ``units.csv`` (unit
+metadata: ``unit``, optional ``name_en``, group columns; ``cities.csv`` is accepted as the same
+file) and optionally ``subtables.csv`` and ``claims.csv``. Values are kept as printed: each
+cell's number of decimals is recorded (at least the spec's ``decimals`` for published scores),
+because the audit needs to know how precisely each value was published.
+
+An empty indicator cell is a missing value; the spec's ``missing`` rule says what it means:
+``error`` (the default: one line naming the cell), ``exclude`` (the unit leaves the ranking and
+is listed in ``Dataset.excluded``) or ``reweight`` (kept; each node averages its available
+children, see :func:`cityindex.score.evaluate_tree`).
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cityindex.errors import DataError
+from cityindex.errors import DataError, SpecError
+from cityindex.score import LeafScaler
 from cityindex.spec import Spec, load_spec
 
 NUMBER = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
@@ -57,6 +66,13 @@ class Dataset:
     meta : DataFrame of unit metadata indexed by unit (``cities.csv``); may be empty.
     subtables : long DataFrame of sub-table rows, or None.
     claims : the report's text statements about tiers and positions (claims.csv), or None.
+    indicator_half : DataFrame, half-width of each indicator score's uncertainty from printing
+        (half a unit in the last printed digit, carried through the normalisation for raw
+        values).
+    published_half : DataFrame, the same for the published scores.
+    raw : DataFrame of raw indicator values (raw.csv), or None.
+    available : (units, indicators) bool where a value exists, or None when none is missing.
+    excluded : DataFrame (unit, reason) of units left out of the ranking (missing = exclude).
     """
 
     spec: Spec
@@ -70,6 +86,11 @@ class Dataset:
     meta: pd.DataFrame
     subtables: pd.DataFrame | None
     claims: pd.DataFrame | None = None
+    indicator_half: pd.DataFrame | None = None
+    published_half: pd.DataFrame | None = None
+    raw: pd.DataFrame | None = None
+    available: np.ndarray | None = None
+    excluded: pd.DataFrame | None = None
 
     @property
     def n_units(self) -> int:
@@ -156,8 +177,10 @@ def _same_units(table: Table, units: list[str], reference: str) -> None:
                         + (" …" if len(missing) > 5 else ""), f"every unit of {reference}")
 
 
-def _numeric_block(table: Table, columns: list[str], units: list[str]
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _numeric_block(table: Table, columns: list[str], units: list[str],
+                   allow_empty: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parse the cells of ``columns`` for ``units``; empty cells become NaN (0 decimals) when
+    ``allow_empty``, else an error naming the cell."""
     values = np.empty((len(units), len(columns)))
     decimals = np.empty((len(units), len(columns)), dtype=int)
     order = {u: i for i, u in enumerate(table.column("unit"))}
@@ -165,10 +188,56 @@ def _numeric_block(table: Table, columns: list[str], units: list[str]
         cells = table.column(col)
         for k, unit in enumerate(units):
             i = order[unit]
+            if allow_empty and cells[i] == "":
+                values[k, j], decimals[k, j] = np.nan, 0
+                continue
             values[k, j], decimals[k, j] = parse_number(
                 cells[i], f"{table.path} line {table.line(i)} ({unit}), column '{col}'")
     return (pd.DataFrame(values, index=units, columns=columns),
             pd.DataFrame(decimals, index=units, columns=columns))
+
+
+def _indicator_table(table: Table, spec: Spec) -> list[str]:
+    units = _units_column(table)
+    indicators = spec.indicators
+    unknown = [c for c in table.header if c != "unit" and c not in indicators]
+    if unknown:
+        raise DataError(f"{table.path} header", f"unknown node column '{unknown[0]}'",
+                        f"only 'unit' and the spec's indicators {indicators}")
+    missing = [c for c in indicators if c not in table.header]
+    if missing:
+        raise DataError(f"{table.path} header", f"missing indicator column '{missing[0]}'",
+                        f"one column per indicator of the spec {indicators}")
+    if not units:
+        raise DataError(table.path, "no data rows", "one row per unit")
+    return units
+
+
+def _first_empty(table: Table, values: pd.DataFrame) -> str:
+    unit, col = next((u, c) for u in values.index for c in values.columns
+                     if np.isnan(values.at[u, c]))
+    return f"{table.path} line {table.line(table.column('unit').index(unit))} ({unit}), " \
+        f"column '{col}'"
+
+
+def _normalise_raw(raw: pd.DataFrame, decimals: pd.DataFrame, spec: Spec
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Normalised scores from raw values by each leaf's declared method, and the half-width
+    of each score implied by the raw value's printing (the normalisation is monotone, so the
+    printed interval maps to an interval; the larger side is kept)."""
+    scores = pd.DataFrame(index=raw.index, columns=raw.columns, dtype=float)
+    half = pd.DataFrame(index=raw.index, columns=raw.columns, dtype=float)
+    for ind in spec.indicators:
+        v = raw[ind].to_numpy()
+        h = 0.5 * 10.0 ** -decimals[ind].to_numpy(dtype=float)
+        scaler = LeafScaler.fit(spec.nodes[ind], v, spec.scale)
+        mid = scaler(v)
+        lo = scaler(np.maximum(v - h, np.nextafter(0, 1)) if spec.nodes[ind].transform != "none"
+                    else v - h)
+        hi = scaler(v + h)
+        scores[ind] = mid
+        half[ind] = np.nan_to_num(np.maximum(np.abs(hi - mid), np.abs(mid - lo)))
+    return scores, half
 
 
 def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
@@ -178,33 +247,68 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
     if not folder.is_dir():
         raise DataError(str(folder), "not a directory", "a data folder with spec.toml and CSVs")
     spec = spec or load_spec(folder / "spec.toml")
-    indicators = spec.indicators
     aggregates = spec.aggregates
+    allow_empty = spec.missing != "error"
 
-    ind = read_table(folder / "indicators.csv")
-    units = _units_column(ind)
+    has_ind, has_raw = (folder / "indicators.csv").exists(), (folder / "raw.csv").exists()
+    if not has_ind and not has_raw:
+        raise DataError(str(folder), "no indicators.csv and no raw.csv",
+                        "published indicator scores (indicators.csv) or raw values (raw.csv)")
+    raw = raw_dec = None
+    if has_raw:
+        raw_table = read_table(folder / "raw.csv")
+        raw_units = _indicator_table(raw_table, spec)
+        raw, raw_dec = _numeric_block(raw_table, spec.indicators, raw_units, allow_empty)
+    if has_ind:
+        ind = read_table(folder / "indicators.csv")
+        all_units = _indicator_table(ind, spec)
+        values, decimals = _numeric_block(ind, spec.indicators, all_units, allow_empty)
+        decimals = np.maximum(decimals, spec.decimals)
+        half = 0.5 * 10.0 ** -decimals.astype(float)
+        primary = ind
+        if raw is not None:
+            _same_units(raw_table, all_units, ind.path)
+            raw, raw_dec = raw.loc[all_units], raw_dec.loc[all_units]
+    else:
+        primary, all_units = raw_table, raw_units
+        values, half = _normalise_raw(raw, raw_dec, spec)
+        decimals = raw_dec
+    empty = values.isna()
+    if empty.to_numpy().any() and spec.missing == "error":
+        raise DataError(_first_empty(primary, values), "an empty cell (a missing value)",
+                        "a number, or [index] missing = 'exclude' or 'reweight' in spec.toml")
+    excluded_units = ([u for u in all_units if empty.loc[u].any()]
+                      if spec.missing == "exclude" else [])
+    excluded = pd.DataFrame({
+        "unit": excluded_units,
+        "reason": [f"missing {', '.join(c for c in spec.indicators if empty.at[u, c])}"
+                   for u in excluded_units]}, columns=["unit", "reason"])
+    units = [u for u in all_units if u not in set(excluded_units)]
     if not units:
-        raise DataError(ind.path, "no data rows (header only)", "one row per unit")
-    unknown = [c for c in ind.header if c != "unit" and c not in indicators]
-    if unknown:
-        raise DataError(f"{ind.path} header", f"unknown node column '{unknown[0]}'",
-                        f"only 'unit' and the spec's indicators {indicators}")
-    missing = [c for c in indicators if c not in ind.header]
-    if missing:
-        raise DataError(f"{ind.path} header", f"missing indicator column '{missing[0]}'",
-                        f"one column per indicator of the spec {indicators}")
-    values, decimals = _numeric_block(ind, indicators, units)
-    lo, hi = spec.scale
-    bad = (values < lo) | (values > hi)
-    if bad.to_numpy().any():
-        unit, col = next((u, c) for u in units for c in indicators if bad.at[u, c])
-        i = ind.column("unit").index(unit)
-        raise DataError(f"{ind.path} line {ind.line(i)} ({unit}), column '{col}'",
-                        f"value {values.at[unit, col]}", f"a score within [{lo}, {hi}]")
+        raise DataError(primary.path, "no unit with every indicator",
+                        "at least one unit to rank")
+    values, decimals, half = values.loc[units], decimals.loc[units], half.loc[units]
+    if raw is not None:
+        raw, raw_dec = raw.loc[units], raw_dec.loc[units]
+    available = None if not empty.loc[units].to_numpy().any() else \
+        ~empty.loc[units].to_numpy()
+    if has_ind:
+        lo, hi = spec.scale
+        bad = (values < lo) | (values > hi)
+        if bad.to_numpy().any():
+            unit, col = next((u, c) for u in units for c in spec.indicators if bad.at[u, c])
+            i = ind.column("unit").index(unit)
+            raise DataError(f"{ind.path} line {ind.line(i)} ({unit}), column '{col}'",
+                            f"value {values.at[unit, col]}", f"a score within [{lo}, {hi}]")
+    if spec.tiers and sum(spec.tiers) != len(units):
+        raise SpecError(f"{spec.path} [index].tiers",
+                        f"tier sizes {list(spec.tiers)} sum to {sum(spec.tiers)}",
+                        f"sizes summing to the {len(units)} ranked {spec.units}"
+                        + (f" ({len(excluded_units)} excluded)" if excluded_units else ""))
 
     pub = read_table(folder / "published.csv")
     _units_column(pub)
-    _same_units(pub, units, ind.path)
+    _same_units(pub, all_units, primary.path)
     allowed = {"unit", *aggregates, *(f"{a}_rank" for a in aggregates)}
     unknown = [c for c in pub.header if c not in allowed]
     if unknown:
@@ -215,6 +319,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
         raise DataError(f"{pub.path} header", f"no column for the root node '{spec.root}'",
                         "the published composite score")
     pvalues, pdecimals = _numeric_block(pub, score_cols, units)
+    pdecimals = np.maximum(pdecimals, spec.decimals)
     ranks = pd.DataFrame(index=units, dtype="Int64")
     order = {u: i for i, u in enumerate(pub.column("unit"))}
     for a in score_cols:
@@ -233,10 +338,14 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
         ranks[a] = pd.array(out, dtype="Int64")
 
     meta = pd.DataFrame(index=pd.Index(units, name="unit"))
-    if (folder / "cities.csv").exists():
-        cities = read_table(folder / "cities.csv")
+    meta_files = [f for f in ("units.csv", "cities.csv") if (folder / f).exists()]
+    if len(meta_files) == 2:
+        raise DataError(str(folder), "both units.csv and cities.csv",
+                        "one metadata file (units.csv; cities.csv is the older name)")
+    if meta_files:
+        cities = read_table(folder / meta_files[0])
         _units_column(cities)
-        _same_units(cities, units, ind.path)
+        _same_units(cities, all_units, primary.path)
         meta = pd.DataFrame(cities.rows, columns=cities.header).set_index("unit").loc[units]
         for gid, group in spec.groups.items():
             if group.column not in meta.columns:
@@ -254,7 +363,9 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
     return Dataset(spec=spec, folder=folder, units=units, indicators=values,
                    indicator_decimals=decimals, published=pvalues,
                    published_decimals=pdecimals, published_ranks=ranks, meta=meta,
-                   subtables=sub, claims=claims)
+                   subtables=sub, claims=claims, indicator_half=half,
+                   published_half=0.5 * 10.0 ** -pdecimals.astype(float), raw=raw,
+                   available=available, excluded=excluded)
 
 
 SUBTABLE_COLUMNS = ["table", "dimension", "group_kind", "group", "rank", "unit", "node", "value"]
@@ -318,8 +429,9 @@ def _load_claims(path: Path, spec: Spec, units: set[str], ranks: pd.DataFrame,
             col = spec.groups[kind].column
             if col not in meta.columns:
                 raise DataError(f"{where}, column 'group_kind'",
-                                f"group '{kind}' but no cities.csv column '{col}'",
-                                f"a cities.csv beside {table.path} with column '{col}'")
+                                f"group '{kind}' but no units.csv/cities.csv column '{col}'",
+                                f"a units.csv (or cities.csv) beside {table.path} with "
+                                f"column '{col}'")
             if rec["group"] not in set(meta[col]):
                 raise DataError(f"{where}, column 'group'", f"'{rec['group']}'",
                                 f"a value of cities.csv column '{col}'")

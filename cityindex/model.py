@@ -212,7 +212,7 @@ class ResampleSettings:
 class UncertaintyModel:
     """The uncertain choices behind an index and the analyses to run on them.
 
-    Defaults are the index's own construction (published normalisation, arithmetic
+    Defaults are the index's own construction (published normalisation, each node's own
     aggregation) with each node weight perturbed by ±25% (the JRC's customary band).
     Analyses left as ``None`` are off in :meth:`cityindex.Study.run` (each can still be
     called on its own).
@@ -222,7 +222,7 @@ class UncertaintyModel:
     delta: float = 0.25
     concentration: float = 50.0
     normalisations: tuple[str, ...] = ("published",)
-    aggregations: tuple[str, ...] = ("arithmetic",)
+    aggregations: tuple[str, ...] = ("published",)
     geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
     samples: int = 100_000
     rank_width: int = 10

@@ -4,17 +4,21 @@ A published indicator is often a transform of coarse raw data (e.g. Google Trend
 rescaled to 0-100), so its values sit on a grid ``k * step``. Finding that grid tells an auditor
 what the data really resolve and which values are off the grid (floors, typos, imputations).
 
-Method: candidate steps are every observed value divided by 1..``max_divisor`` plus small
-multiples of the printing resolution. A value is on the grid when it lies within its own
-rounding half-unit of a multiple of the step. For each candidate the number of on-grid values is
-compared with what chance gives by an exact one-sided binomial test (scipy.stats.binomtest).
-The chance probability is exact, not approximate: the share of all printable numbers (the
-lattice of multiples of the printing resolution over the observed range) that would count as
-on the grid. The test level is 0.05 Bonferroni-corrected for the number of candidates. Among
-significant candidates covering at least ``min_coverage`` of the values the largest step wins
-(every divisor of a true step is also a grid). The step is then refined by interval arithmetic:
-each on-grid value v = m * step known to +-h confines step to [(v-h)/m, (v+h)/m]; the midpoint of
-the intersection is reported (least squares on rounded values is biased and can push values off).
+Method: candidate steps are observed values divided by 1..``max_divisor`` plus small multiples
+of the printing resolution. With more than ``MAX_BASES`` distinct values, the bases are the 16
+smallest and an even spread of the rest (a grid covering most values has on-grid values among
+them), so the cost is O(U) per candidate and the candidates are bounded: O(U) in all, never
+O(U^2) (counts are taken over blocks of candidates). A value is on the grid when it lies within
+its own rounding half-unit of a multiple of the step. For each candidate the number of on-grid
+values is compared with what chance gives by an exact one-sided binomial test
+(scipy.stats.binomtest). The chance probability is exact, not approximate: the share of all
+printable numbers (the lattice of multiples of the printing resolution over the observed range)
+that would count as on the grid. The test level is 0.05 Bonferroni-corrected for the number of
+candidates. Among significant candidates covering at least ``min_coverage`` of the values the
+largest step wins (every divisor of a true step is also a grid). The step is then refined by
+interval arithmetic: each on-grid value v = m * step known to +-h confines step to [(v-h)/m,
+(v+h)/m]; the midpoint of the intersection is reported (least squares on rounded values is
+biased and can push values off).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import binomtest
+
+MAX_BASES = 128
+BLOCK_ELEMENTS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,10 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
     positive = np.unique(v[v > 0])
     if positive.size == 0:
         return None
+    if positive.size > MAX_BASES:
+        rest = positive[16:]
+        pick = np.linspace(0, rest.size - 1, MAX_BASES - 16).round().astype(int)
+        positive = np.concatenate([positive[:16], rest[pick]])
     cands = (positive[:, None] / np.arange(1, max_divisor + 1)[None, :]).ravel()
     cands = np.concatenate([cands, resolution * np.array([2, 4, 5, 10, 20, 25, 50, 100])])
     cands = np.unique(np.round(cands, 9))
@@ -54,9 +65,13 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
         lattice = lattice[:: lattice.size // 20000 + 1]
     lattice = lattice * resolution
     tol = h[None, :] + 1e-9
-    dev = np.abs(v[None, :] - cands[:, None] * np.round(v[None, :] / cands[:, None]))
-    on = dev <= tol
-    counts = on.sum(axis=1)
+
+    def on_grid(c: np.ndarray) -> np.ndarray:
+        return np.abs(v[None, :] - c[:, None] * np.round(v[None, :] / c[:, None])) <= tol
+
+    step_c = max(1, BLOCK_ELEMENTS // max(v.size, 1))
+    counts = np.concatenate([on_grid(cands[i: i + step_c]).sum(axis=1)
+                             for i in range(0, cands.size, step_c)])
     coverage = counts / v.size
     order = np.argsort(-cands)
     level = alpha / cands.size
@@ -70,7 +85,8 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
             continue
         p = binomtest(int(counts[i]), v.size, p_chance, alternative="greater").pvalue
         if p < level:
-            step = _refine(v[on[i]], h[on[i]], d)
+            on = on_grid(cands[i: i + 1])[0]
+            step = _refine(v[on], h[on], d)
             mask = np.abs(v - step * np.round(v / step)) <= h + 1e-9
             return Grid(step, float(mask.mean()), mask, float(p), int(cands.size))
     return None

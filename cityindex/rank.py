@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cityindex.spec import tier_of_rank
+from cityindex.spec import tier_of_rank, tier_of_score
 
 __all__ = ["RankFolder", "RankHistogram", "rank_desc", "sorted_order", "tier_of_rank"]
 
@@ -149,8 +149,13 @@ class RankFolder:
     """
 
     def __init__(self, n_units: int, reference: np.ndarray,
-                 partitions: list[np.ndarray] | None = None) -> None:
+                 partitions: list[np.ndarray] | None = None,
+                 thresholds: tuple[float, ...] | None = None) -> None:
         self.n_units = n_units
+        # threshold tiers follow each scenario's scores: units x tiers counts
+        self.thresholds = thresholds
+        self.tier_counts = (np.zeros((n_units, len(thresholds) + 1), dtype=np.int64)
+                            if thresholds is not None else None)
         self.reference = np.asarray(reference, dtype=np.int64)
         self.overall = RankHistogram(n_units)
         self.partitions = [np.asarray(p, dtype=np.int64) for p in (partitions or [])]
@@ -192,6 +197,11 @@ class RankFolder:
     def add(self, scores: np.ndarray) -> np.ndarray:
         """Fold a (scenarios x units) block; returns the per-scenario shift sums."""
         u = self.n_units
+        if self.thresholds is not None:
+            t = self.tier_counts.shape[1]
+            tier = tier_of_score(np.atleast_2d(scores), self.thresholds) - 1
+            flat = (np.arange(u, dtype=np.int64) * t + tier).ravel()
+            self.tier_counts += np.bincount(flat, minlength=u * t).reshape(u, t)
         order, tied = sorted_order(scores)
         clean = ~tied
         shifts = np.empty(order.shape[0], dtype=np.int64)
@@ -232,6 +242,8 @@ class RankFolder:
 
     def merge(self, other: RankFolder) -> None:
         self.overall.merge(other.overall)
+        if self.tier_counts is not None:
+            self.tier_counts += other.tier_counts
         for a, b in zip(self.partition_counts, other.partition_counts):
             a += b
         self.shift_counts += other.shift_counts

@@ -3,10 +3,24 @@
 A spec is a TOML file with an ``[index]`` table and one ``[nodes.<id>]`` table per node. Every
 node but the root names its ``parent`` and its ``weight`` among its siblings; leaves are the
 indicators and declare their ``normalisation``. Any depth and any number of nodes work.
+
+``[index]``: ``root``; ``units`` (the unit noun, e.g. "countries"); ``scale`` ([low, high] of
+normalised scores); ``decimals`` (the minimum printed precision of published scores: a ``0.85``
+read under ``decimals = 3`` is 0.850 ± 0.0005); tiers either as ``tiers`` (counts in rank order,
+summing to the number of ranked units) or ``tier_thresholds`` (descending score cut-offs: tier 1
+is a score >= the first, the last tier below the last), optional ``tier_labels``; ``missing`` =
+``error`` | ``exclude`` | ``reweight`` (what an empty indicator cell means).
+
+Leaves: ``normalisation`` (minmax | goalposts | zscore | rank | score5 | none), ``goalposts =
+[lo, hi]`` in raw units, ``transform`` (none | log | log10, before scaling, goalposts too),
+``direction`` (higher | lower). Aggregates: ``aggregation`` (arithmetic | geometric).
+Unknown keys anywhere are errors naming the key, its table and the closest known key.
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -17,8 +31,18 @@ import pandas as pd
 
 from cityindex.errors import SpecError
 
-NORMALISATIONS = ("minmax", "score5", "none")
+NORMALISATIONS = ("minmax", "goalposts", "zscore", "rank", "score5", "none")
+TRANSFORMS = ("none", "log", "log10")
+DIRECTIONS = ("higher", "lower")
+AGGREGATIONS = ("arithmetic", "geometric")
+MISSING_RULES = ("error", "exclude", "reweight")
 WEIGHT_TOLERANCE = 1e-9
+TOP_KEYS = ("index", "nodes", "groups")
+INDEX_KEYS = ("id", "title_zh", "title_en", "root", "units", "tiers", "tier_thresholds",
+              "tier_labels", "decimals", "scale", "missing")
+NODE_KEYS = ("parent", "weight", "label_zh", "label_en", "source", "normalisation",
+             "goalposts", "transform", "direction", "aggregation")
+GROUP_KEYS = ("column", "tiers", "exclude", "label_en", "label_zh")
 
 
 @dataclass(frozen=True)
@@ -30,6 +54,10 @@ class Node:
     label_en: str = ""
     normalisation: str | None = None
     source: str = ""
+    aggregation: str = "arithmetic"          # aggregates only
+    goalposts: tuple[float, float] | None = None
+    transform: str = "none"
+    direction: str = "higher"
 
 
 @dataclass(frozen=True)
@@ -40,6 +68,8 @@ class GroupSpec:
     column: str
     tiers: tuple[int, ...]
     exclude: tuple[str, ...] = ()
+    label_en: str = ""
+    label_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +84,28 @@ class Spec:
     title_en: str = ""
     groups: dict[str, GroupSpec] = field(default_factory=dict)
     path: str = "spec.toml"
+    units: str = "units"
+    tier_thresholds: tuple[float, ...] | None = None
+    tier_labels: tuple[str, ...] = ()
+    missing: str = "error"
+
+    @property
+    def n_tiers(self) -> int:
+        if self.tier_thresholds is not None:
+            return len(self.tier_thresholds) + 1
+        return len(self.tiers)
+
+    def tier_label(self, tier: int) -> str:
+        """'tier 2' or the spec's own label, e.g. 'high'."""
+        if self.tier_labels:
+            return self.tier_labels[tier - 1]
+        return f"tier {tier}"
+
+    @property
+    def linear(self) -> bool:
+        """Every aggregate is arithmetic: the composite is linear in the indicators with the
+        effective weights (the fast path of every analysis)."""
+        return all(self.nodes[a].aggregation == "arithmetic" for a in self.aggregates)
 
     def children(self, node: str) -> list[str]:
         return [n.id for n in self.nodes.values() if n.parent == node]
@@ -143,38 +195,92 @@ def _require(table: dict, key: str, where: str, kind: type | tuple[type, ...], e
     return value
 
 
+def _known_keys(table: dict, known: tuple[str, ...], where: str) -> None:
+    for key in table:
+        if key not in known:
+            match = difflib.get_close_matches(key, known, n=1, cutoff=0.5)
+            hint = f" (did you mean '{match[0]}'?)" if match else ""
+            raise SpecError(f"{where}.{key}", f"unknown key{hint}", f"keys among {list(known)}")
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _choice(table: dict, key: str, where: str, allowed: tuple[str, ...], default: str) -> str:
+    value = table.get(key, default)
+    if value not in allowed:
+        raise SpecError(f"{where}.{key}", f"found {value!r}", f"one of {list(allowed)}")
+    return value
+
+
+def _positive_ints(value: object, where: str, expected: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in value):
+        raise SpecError(where, f"found {value!r}", expected)
+    return tuple(value)
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file; raises :class:`SpecError` naming the key at fault."""
     path = Path(path)
     name = str(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        raw = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError:
         raise SpecError(name, "file not found", "an index spec (spec.toml)") from None
-    except OSError as exc:  # a directory, no permission
-        raise SpecError(name, f"unreadable ({exc.strerror})", "a readable index spec") from None
+    except IsADirectoryError:
+        raise SpecError(name, "a directory", "an index spec (spec.toml)") from None
     except UnicodeDecodeError as exc:
         raise SpecError(name, f"not UTF-8 ({exc.reason} at byte {exc.start})",
                         "a UTF-8 encoded TOML file") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(name, f"invalid TOML ({exc})", "valid TOML") from None
+    except OSError as exc:
+        raise SpecError(name, f"unreadable ({exc.strerror})", "a readable spec.toml") from None
+    _known_keys(raw, TOP_KEYS, name)
     index = raw.get("index")
     if not isinstance(index, dict):
         raise SpecError(name, "no [index] table", "an [index] table with root, tiers, decimals")
     where = f"{name} [index]"
+    _known_keys(index, INDEX_KEYS, where)
     root = _require(index, "root", where, str, "the id of the root node")
-    tiers = _require(index, "tiers", where, list, "a list of tier sizes, e.g. [20, 30, 56]")
-    if not tiers or not all(isinstance(t, int) and not isinstance(t, bool) and t > 0
-                            for t in tiers):
-        raise SpecError(f"{where}.tiers", f"found {tiers!r}", "positive integers")
+    tiers: tuple[int, ...] = ()
+    thresholds = None
+    if ("tiers" in index) == ("tier_thresholds" in index):
+        raise SpecError(where, "both or neither of 'tiers' and 'tier_thresholds'",
+                        "tiers = [counts in rank order] or tier_thresholds = [descending "
+                        "score cut-offs]")
+    if "tiers" in index:
+        tiers = _positive_ints(index["tiers"], f"{where}.tiers",
+                               "a list of positive integers, e.g. [20, 30, 56]")
+        if not tiers:
+            raise SpecError(f"{where}.tiers", "found []", "at least one tier size")
+    else:
+        cut = index["tier_thresholds"]
+        if (not isinstance(cut, list) or not cut or not all(_is_number(v) for v in cut)
+                or any(a <= b for a, b in itertools.pairwise(cut))):
+            raise SpecError(f"{where}.tier_thresholds", f"found {cut!r}",
+                            "a non-empty list of strictly descending numbers")
+        thresholds = tuple(float(v) for v in cut)
+    n_tiers = len(tiers) if thresholds is None else len(thresholds) + 1
+    labels = index.get("tier_labels", [])
+    if (not isinstance(labels, list) or not all(isinstance(v, str) for v in labels)
+            or (labels and len(labels) != n_tiers)):
+        raise SpecError(f"{where}.tier_labels", f"found {labels!r}",
+                        f"{n_tiers} strings, one per tier")
     decimals = index.get("decimals", 2)
     if not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0:
         raise SpecError(f"{where}.decimals", f"found {decimals!r}",
-                        "a non-negative integer (printed decimals)")
+                        "a non-negative integer (the minimum printed decimals)")
     scale = index.get("scale", [0.0, 100.0])
     if (not isinstance(scale, list) or len(scale) != 2
-            or not all(isinstance(v, int | float) for v in scale) or scale[0] >= scale[1]):
+            or not all(_is_number(v) for v in scale) or scale[0] >= scale[1]):
         raise SpecError(f"{where}.scale", f"found {scale!r}", "[low, high] with low < high")
+    for key in ("id", "title_zh", "title_en", "units"):
+        if key in index and not isinstance(index[key], str):
+            raise SpecError(f"{where}.{key}", f"found {index[key]!r}", "a string")
+    missing = _choice(index, "missing", where, MISSING_RULES, "error")
 
     raw_nodes = raw.get("nodes")
     if not isinstance(raw_nodes, dict) or not raw_nodes:
@@ -182,11 +288,13 @@ def load_spec(path: str | Path) -> Spec:
     if root not in raw_nodes:
         raise SpecError(f"{where}.root", f"root '{root}' has no [nodes.{root}] table",
                         "a node id defined under [nodes]")
+    parents = {t.get("parent") for t in raw_nodes.values() if isinstance(t, dict)}
     nodes: dict[str, Node] = {}
     for node_id, table in raw_nodes.items():
         nwhere = f"{name} [nodes.{node_id}]"
         if not isinstance(table, dict):
             raise SpecError(nwhere, f"found {table!r}", "a table")
+        _known_keys(table, NODE_KEYS, nwhere)
         if node_id == root:
             if "parent" in table or "weight" in table:
                 raise SpecError(nwhere, "root node has a parent or weight",
@@ -202,10 +310,34 @@ def load_spec(path: str | Path) -> Spec:
             if not math.isfinite(weight) or weight < 0 or weight > 1:
                 raise SpecError(f"{nwhere}.weight", f"found {weight}",
                                 "a finite weight between 0 and 1")
+        leaf = node_id not in parents
+        leaf_keys = ("normalisation", "goalposts", "transform", "direction")
+        misplaced = ([k for k in leaf_keys if k in table] if not leaf
+                     else (["aggregation"] if "aggregation" in table else []))
+        if misplaced:
+            kind = "an aggregate node" if not leaf else "an indicator (leaf)"
+            raise SpecError(f"{nwhere}.{misplaced[0]}", f"set on {kind}",
+                            "normalisation/goalposts/transform/direction on indicators, "
+                            "aggregation on aggregate nodes")
+        goalposts = None
+        if "goalposts" in table:
+            gp = table["goalposts"]
+            if (not isinstance(gp, list) or len(gp) != 2 or not all(_is_number(v) for v in gp)
+                    or gp[0] >= gp[1]):
+                raise SpecError(f"{nwhere}.goalposts", f"found {gp!r}",
+                                "[lo, hi] in raw units with lo < hi")
+            goalposts = (float(gp[0]), float(gp[1]))
+        transform = _choice(table, "transform", nwhere, TRANSFORMS, "none")
+        if transform != "none" and goalposts is not None and goalposts[0] <= 0:
+            raise SpecError(f"{nwhere}.goalposts", f"found {list(goalposts)!r}",
+                            f"positive goalposts for transform '{transform}'")
         nodes[node_id] = Node(
             id=node_id, parent=parent, weight=weight,
             label_zh=str(table.get("label_zh", "")), label_en=str(table.get("label_en", "")),
             normalisation=table.get("normalisation"), source=str(table.get("source", "")),
+            aggregation=_choice(table, "aggregation", nwhere, AGGREGATIONS, "arithmetic"),
+            goalposts=goalposts, transform=transform,
+            direction=_choice(table, "direction", nwhere, DIRECTIONS, "higher"),
         )
 
     # Every node must reach the root without a cycle.
@@ -221,9 +353,10 @@ def load_spec(path: str | Path) -> Spec:
 
     spec = Spec(
         id=str(index.get("id", path.parent.name)), root=root, nodes=nodes,
-        tiers=tuple(tiers), decimals=int(decimals), scale=(float(scale[0]), float(scale[1])),
+        tiers=tiers, decimals=decimals, scale=(float(scale[0]), float(scale[1])),
         title_zh=str(index.get("title_zh", "")), title_en=str(index.get("title_en", "")),
-        path=name,
+        path=name, units=str(index.get("units", "units")), tier_thresholds=thresholds,
+        tier_labels=tuple(labels), missing=missing,
     )
     for agg in spec.aggregates:
         kids = spec.children(agg)
@@ -233,30 +366,34 @@ def load_spec(path: str | Path) -> Spec:
                             f"weights {', '.join(f'{k}={nodes[k].weight}' for k in kids)} "
                             f"sum to {total:.12g}", "sibling weights summing to 1")
     for leaf in spec.indicators:
-        norm = nodes[leaf].normalisation
-        if norm not in NORMALISATIONS:
-            raise SpecError(f"{name} [nodes.{leaf}].normalisation", f"found {norm!r}",
+        node = nodes[leaf]
+        if node.normalisation not in NORMALISATIONS:
+            raise SpecError(f"{name} [nodes.{leaf}].normalisation",
+                            f"found {node.normalisation!r}",
                             f"one of {list(NORMALISATIONS)} on every indicator")
+        if (node.normalisation == "goalposts") != (node.goalposts is not None):
+            raise SpecError(f"{name} [nodes.{leaf}].goalposts",
+                            "goalposts without normalisation = 'goalposts' or the reverse",
+                            "normalisation = 'goalposts' together with goalposts = [lo, hi]")
 
     groups = {}
-    if not isinstance(raw.get("groups") or {}, dict):
-        raise SpecError(f"{name} groups", f"found {raw['groups']!r}",
-                        "[groups.<id>] tables (column, tiers, exclude)")
-    for gid, table in (raw.get("groups") or {}).items():
+    raw_groups = raw.get("groups") or {}
+    if not isinstance(raw_groups, dict):
+        raise SpecError(f"{name} groups", f"found {raw_groups!r}", "[groups.<id>] tables")
+    for gid, table in raw_groups.items():
         gwhere = f"{name} [groups.{gid}]"
         if not isinstance(table, dict):
-            raise SpecError(gwhere, f"found {table!r}", "a table (column, tiers, exclude)")
-        column = _require(table, "column", gwhere, str, "a column of cities.csv")
-        gtiers = table.get("tiers", [])
-        if not isinstance(gtiers, list) or not all(
-                isinstance(t, int) and not isinstance(t, bool) and t > 0 for t in gtiers):
-            raise SpecError(f"{gwhere}.tiers", f"found {gtiers!r}",
-                            "a list of positive integers, e.g. [10, 20]")
-        excl = table.get("exclude", [])
-        if not isinstance(excl, list) or not all(isinstance(v, str) for v in excl):
-            raise SpecError(f"{gwhere}.exclude", f"found {excl!r}",
-                            'a list of group values, e.g. ["municipality"]')
-        groups[gid] = GroupSpec(gid, column, tuple(gtiers), tuple(table.get("exclude", [])))
+            raise SpecError(gwhere, f"found {table!r}", "a table with column, tiers, exclude")
+        _known_keys(table, GROUP_KEYS, gwhere)
+        column = _require(table, "column", gwhere, str, "a column of units.csv")
+        gtiers = _positive_ints(table.get("tiers", []), f"{gwhere}.tiers",
+                                "a list of positive integers, e.g. [10, 20]")
+        exclude = table.get("exclude", [])
+        if not isinstance(exclude, list) or not all(isinstance(v, str) for v in exclude):
+            raise SpecError(f"{gwhere}.exclude", f"found {exclude!r}",
+                            "a list of group values, e.g. [\"municipality\"]")
+        groups[gid] = GroupSpec(gid, column, gtiers, tuple(exclude),
+                                str(table.get("label_en", "")), str(table.get("label_zh", "")))
     object.__setattr__(spec, "groups", groups)
     return spec
 
@@ -266,3 +403,10 @@ def tier_of_rank(ranks: np.ndarray, tiers: tuple[int, ...]) -> np.ndarray:
     tier ("the rest")."""
     bounds = np.cumsum(tiers)
     return np.searchsorted(bounds, np.asarray(ranks), side="left") + 1
+
+
+def tier_of_score(scores: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
+    """Tier number (1-based) of each score under descending cut-offs: tier 1 is a score at
+    or above the first cut-off, the last tier below the last one."""
+    cut = -np.asarray(thresholds, dtype=float)
+    return np.searchsorted(cut, -np.asarray(scores, dtype=float), side="left") + 1

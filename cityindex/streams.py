@@ -23,6 +23,7 @@ class Stream(IntEnum):
     NOISE_WEIGHTS = 3       # measurement noise and weights together
     SOBOL_NOISE = 4         # the noisy copies behind the Sobol' noise trigger
     RANK_CI = 5             # parametric bootstrap of the rank confidence sets
+    EXTREMES = 6            # weight draws behind sampled (inner) rank bounds
 
 
 def block_rng(seed: int, stream: Stream, block: int = 0) -> np.random.Generator:

@@ -152,7 +152,7 @@ class Study:
         if delta is None:
             delta = self.model.delta
         settings = ExtremesSettings(delta)
-        return ExtremesResult(self.dataset, settings.delta, self.workers)
+        return ExtremesResult(self.dataset, settings.delta, self.workers, self.seed)
 
     def importance(self, bandwidth: float | None = None) -> ImportanceResult:
         """Weights versus importance and statistical coherence."""

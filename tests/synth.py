@@ -77,6 +77,15 @@ def make_folder(folder: Path, n_units: int = 8, seed: int = 0, spec_text: str = 
     rng = np.random.default_rng(seed)
     d = len(spec.indicators)
     x = indicators if indicators is not None else rng.uniform(0, 100, size=(n_units, d))
+    if spec.tiers and sum(spec.tiers) != len(x):  # tier counts must cover every unit
+        tiers, left = [], len(x)
+        for t in [*spec.tiers, len(x)]:  # the spec's sizes while they fit, then the rest
+            if left > 0:
+                tiers.append(min(t, left))
+                left -= tiers[-1]
+        spec_text = spec_text.replace(f"tiers = {list(spec.tiers)}", f"tiers = {tiers}", 1)
+        (folder / "spec.toml").write_text(spec_text, encoding="utf-8")
+        spec = load_spec(folder / "spec.toml")
     units = [f"u{i:02d}" for i in range(len(x))]
     write_csv(folder / "indicators.csv", ["unit", *spec.indicators],
               [[u, *(fmt(v) for v in row)] for u, row in zip(units, x)])

@@ -135,7 +135,7 @@ DATA_CASES = {
     "published.csv header-only": (header_only("published.csv"),
                                   "published.csv: unit(s) missing"),
     "cities.csv header-only": (header_only("cities.csv"), "cities.csv: unit(s) missing"),
-    "no cities.csv, claims.csv present": (remove("cities.csv"), "no cities.csv column"),
+    "no cities.csv, claims.csv present": (remove("cities.csv"), "no units.csv/cities.csv column"),
     "cities.csv unreadable (a directory)": (directory_instead("cities.csv"),
                                             "cities.csv: unreadable"),
     "indicators.csv unreadable (a directory)": (directory_instead("indicators.csv"),
@@ -152,7 +152,7 @@ DATA_CASES = {
                                                  'exclude = "municipality"'),
                                       "[groups.admin].exclude: found 'municipality'"),
     "spec.toml unreadable (a directory)": (directory_instead("spec.toml"),
-                                           "spec.toml: unreadable"),
+                                           "spec.toml: a directory"),
     "no spec.toml": (remove("spec.toml"), "spec.toml: file not found"),
     # value errors that already held before issue 14: kept here as regressions
     "indicators.csv 'n/a'": (replace_in("indicators.csv", "北京,10.53", "北京,n/a"),

@@ -140,12 +140,13 @@ def test_chinese_names_are_drawn_not_boxes():
     assert np.abs(beijing - shanghai).sum() > 10000  # different glyphs, not equal boxes
 
 
-def test_committed_report_is_what_the_run_file_produces(tmp_path):
-    committed = ROOT / "reports" / "sensitivity"
+@pytest.mark.parametrize("stem", ["sensitivity", "hdi"])
+def test_committed_report_is_what_the_run_file_produces(tmp_path, stem):
+    committed = ROOT / "reports" / stem
     manifest = json.loads((committed / "manifest.json").read_text())
-    run = ROOT / "analyses" / "sensitivity.toml"
+    run = ROOT / "analyses" / f"{stem}.toml"
     assert manifest["run_file_sha256"] == hashlib.sha256(run.read_bytes()).hexdigest(), \
-        "analyses/sensitivity.toml changed since reports/sensitivity/ was generated"
+        f"analyses/{stem}.toml changed since reports/{stem}/ was generated"
     for name, digest in manifest["outputs"].items():
         assert hashlib.sha256((committed / name).read_bytes()).hexdigest() == digest, name
     out = tmp_path / "rerun"

@@ -14,7 +14,12 @@ from cityindex.data import Dataset
 from cityindex.model import RankCISettings
 from cityindex.rank import tier_of_rank
 from cityindex.result import Result
-from cityindex.sensitivity.engine import nominal_scores, published_ranks
+from cityindex.sensitivity.engine import (
+    nominal_scores,
+    published_ranks,
+    published_tiers,
+    rank_tier_sizes,
+)
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
 
 METHOD = ("Mogstad, Romano, Shaikh & Wilhelm (2024), parametric bootstrap, two-sided with "
@@ -35,9 +40,9 @@ class RankCIResult(Result):
         kw = {"coverage": settings.coverage, "n_boot": settings.n_boot, "seed": seed}
         marginal = rank_confidence_sets(est, cov, simultaneous=False, **kw)
         simult = rank_confidence_sets(est, cov, simultaneous=True, **kw)
-        tiers = ds.spec.tiers
+        tiers = rank_tier_sizes(ds)
         published = published_ranks(ds)
-        pub_tier = tier_of_rank(published, tiers)
+        pub_tier = published_tiers(ds)
         table = pd.DataFrame({
             "unit": ds.units, "published_rank": published, "published_tier": pub_tier,
             "rank": marginal["rank"].to_numpy(), "sd_composite": np.sqrt(np.diag(cov)),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
-from cityindex.sensitivity.engine import published_ranks
+from cityindex.sensitivity.engine import published_ranks, rank_tier_sizes
 from cityindex.spec import tier_of_rank
 
 
@@ -39,7 +39,7 @@ def dominance_tables(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     dominates = dom.sum(axis=1)
     best_possible = dominated_by + 1
     worst_possible = n - dominates
-    tiers = ds.spec.tiers
+    tiers = rank_tier_sizes(ds)
     published = published_ranks(ds)
     facts = []
     bounds = np.cumsum(tiers)

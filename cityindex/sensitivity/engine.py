@@ -14,14 +14,41 @@ import pandas as pd
 from cityindex.data import Dataset
 from cityindex.errors import ComputationError
 from cityindex.rank import RankHistogram, rank_desc, tier_of_rank
-from cityindex.score import aggregate, log_shifted, normalise
+from cityindex.score import (
+    aggregate,
+    effective_weight_batch,
+    evaluate_tree,
+    log_shifted,
+    normalise,
+)
+from cityindex.spec import tier_of_score
+
+
+def composite(ds: Dataset, node_weights: np.ndarray | None = None) -> np.ndarray:
+    """The published construction (published normalisation, each node's own aggregation,
+    missing values by the spec's rule) at the given node weights ((W,) or (S, W) in
+    ``spec.weighted_nodes`` order; default nominal): (units,) or (S, units)."""
+    spec = ds.spec
+    x = ds.indicators[spec.indicators].to_numpy()
+    if spec.linear and ds.available is None:  # the fast path: one matrix product
+        w = (spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
+             if node_weights is None else node_weights)
+        eff = effective_weight_batch(spec, np.atleast_2d(w))
+        out = eff @ x.T
+        return out if np.ndim(w) == 2 else out[0]
+    return evaluate_tree(spec, x, node_weights, available=ds.available)
 
 
 def nominal_scores(ds: Dataset, weights: pd.Series | None = None) -> pd.Series:
-    """Composite scores with the published method — published normalisation, arithmetic
+    """Composite scores with the published method — published normalisation, each node's own
     aggregation, nominal (or the given node) weights — as a Series indexed by unit."""
-    eff = ds.spec.effective_weights(weights).reindex(ds.spec.indicators).to_numpy()
-    values = aggregate(ds.indicators[ds.spec.indicators].to_numpy(), eff)
+    if weights is None and ds.spec.linear and ds.available is None:
+        eff = ds.spec.effective_weights().reindex(ds.spec.indicators).to_numpy()
+        values = aggregate(ds.indicators[ds.spec.indicators].to_numpy(), eff)
+    else:
+        w = None if weights is None else \
+            weights.reindex(ds.spec.weighted_nodes).to_numpy(dtype=float)
+        values = composite(ds, w)
     return pd.Series(values, index=pd.Index(ds.units, name="unit"), name=ds.spec.root)
 
 
@@ -35,9 +62,28 @@ def published_ranks(ds: Dataset) -> np.ndarray:
     return ds.published_ranks[ds.spec.root].to_numpy(dtype=int)
 
 
+def tiers_of(ds: Dataset, ranks: np.ndarray | None = None, scores: np.ndarray | None = None
+             ) -> np.ndarray:
+    """Tiers (1-based) as the spec defines them: of ranks for tier counts, of scores for score
+    thresholds."""
+    if ds.spec.tier_thresholds is not None:
+        return tier_of_score(scores, ds.spec.tier_thresholds)
+    return tier_of_rank(ranks, ds.spec.tiers)
+
+
+def rank_tier_sizes(ds: Dataset) -> tuple[int, ...]:
+    """Tier sizes in rank order: the spec's counts, or, for score-threshold tiers, the sizes of
+    the published tiers (so that rank-based methods — confidence sets, dominance — can ask
+    whether a rank stays within its tier's positions)."""
+    if ds.spec.tier_thresholds is None:
+        return ds.spec.tiers
+    counts = np.bincount(published_tiers(ds), minlength=ds.spec.n_tiers + 1)[1:]
+    return tuple(int(c) for c in counts)
+
+
 def published_tiers(ds: Dataset) -> np.ndarray:
-    """The tier (1-based) of each published composite rank."""
-    return tier_of_rank(published_ranks(ds), ds.spec.tiers)
+    """The tier (1-based) of each published composite (by rank or by score)."""
+    return tiers_of(ds, published_ranks(ds), ds.published[ds.spec.root].to_numpy())
 
 
 def names_en(ds: Dataset) -> list[str]:
@@ -79,37 +125,61 @@ def partitions(ds: Dataset, groups: list[Group]) -> list[np.ndarray]:
 
 
 class IndexModel:
-    """Scores batches of scenarios for one dataset: one matrix product per (normalisation,
-    aggregation) pair present in the batch."""
+    """Scores batches of scenarios for one dataset.
+
+    Aggregation choices: ``published`` (each node's own method from the spec), ``arithmetic``
+    or ``geometric`` (that method at every node; geometric on value + offset). Linear cases
+    (arithmetic everywhere, or geometric everywhere: log-linear) are one matrix product per
+    (normalisation, aggregation) pair in the batch; others go through the tree node by node.
+    """
 
     def __init__(self, ds: Dataset, normalisations: tuple[str, ...],
                  aggregations: tuple[str, ...], offset: float) -> None:
+        self.spec = ds.spec
         x = ds.indicators[ds.spec.indicators].to_numpy()
         self.normalisations = normalisations
         self.aggregations = aggregations
         self.offset = offset
+        self.available = ds.available
         self.x = [normalise(x, m, ds.spec.scale) for m in normalisations]
+        self.methods = {a: self._methods(a) for a in aggregations}
         # log(x + offset) once per normalisation: refuses non-positive values up front
         self.logx = ([log_shifted(xk, offset, f"'{m}'-normalised indicators")
                       for xk, m in zip(self.x, normalisations)]
-                     if "geometric" in aggregations else None)
+                     if "geometric" in aggregations and ds.available is None else None)
         self.n_units = x.shape[0]
 
-    def scores(self, effective: np.ndarray, normalisation: np.ndarray,
-               aggregation: np.ndarray) -> np.ndarray:
-        """(scenarios, units) composites for effective weights (scenarios, indicators) and
-        each scenario's normalisation and aggregation (indices into the model's choices)."""
+    def _methods(self, choice: str) -> dict[str, str] | str:
+        """'arithmetic'/'geometric' when one method holds at every node (a linear path),
+        else the per-node methods."""
+        if choice == "published":
+            own = {a: self.spec.nodes[a].aggregation for a in self.spec.aggregates}
+            return own if len(set(own.values())) > 1 or self.available is not None \
+                or "geometric" in own.values() else "arithmetic"
+        if self.available is not None:
+            return {a: choice for a in self.spec.aggregates}
+        return choice
+
+    def scores(self, node_weights: np.ndarray, effective: np.ndarray,
+               normalisation: np.ndarray, aggregation: np.ndarray) -> np.ndarray:
+        """(scenarios, units) composites for node weights (scenarios, weighted nodes), their
+        effective weights (scenarios, indicators) and each scenario's normalisation and
+        aggregation (indices into the model's choices)."""
         out = np.empty((effective.shape[0], self.n_units))
         for k in range(len(self.normalisations)):
-            for a, method in enumerate(self.aggregations):
+            for a, choice in enumerate(self.aggregations):
                 rows = np.flatnonzero((normalisation == k) & (aggregation == a))
                 if rows.size == 0:
                     continue
-                w = effective[rows]
+                method = self.methods[choice]
                 if method == "arithmetic":
-                    out[rows] = w @ self.x[k].T
+                    out[rows] = effective[rows] @ self.x[k].T
+                elif method == "geometric":
+                    out[rows] = np.exp(effective[rows] @ self.logx[k].T) - self.offset
                 else:
-                    out[rows] = np.exp(w @ self.logx[k].T) - self.offset
+                    offset = 0.0 if choice == "published" else self.offset
+                    out[rows] = evaluate_tree(self.spec, self.x[k], node_weights[rows],
+                                              method, offset, self.available)
         if not np.isfinite(out).all():
             bad = np.argwhere(~np.isfinite(out))[0]
             raise ComputationError(
@@ -119,19 +189,35 @@ class IndexModel:
         return out
 
 
+def construction_scores(ds: Dataset, normalisation: str = "published",
+                        aggregation: str = "published", offset: float = 1.0,
+                        node_weights: np.ndarray | None = None) -> np.ndarray:
+    """Composite scores (units,) under one named construction at the given (default nominal)
+    node weights."""
+    spec = ds.spec
+    w = (spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
+         if node_weights is None else np.asarray(node_weights, dtype=float))[None]
+    model = IndexModel(ds, (normalisation,), (aggregation,), offset)
+    zero = np.zeros(1, dtype=np.int64)
+    return model.scores(w, effective_weight_batch(spec, w), zero, zero)[0]
+
+
 def _interval_text(lo: int, hi: int) -> str:
     return f"{lo}–{hi}"
 
 
 def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
-                 rank_width: int, tier_probability: float) -> pd.DataFrame:
+                 rank_width: int, tier_probability: float,
+                 tier_counts: np.ndarray | None = None) -> pd.DataFrame:
     """Per-unit summary of a rank distribution (ranks.csv and its siblings): quantiles,
-    extremes, P(published rank / tier), binomial standard error, fragility flags."""
-    tiers = ds.spec.tiers
+    extremes, P(published rank / tier), binomial standard error, fragility flags.
+    ``tier_counts`` (units x tiers) are the scenarios' tiers by score, for threshold tiers
+    (a threshold tier follows the scenario's score, not its rank)."""
     published = published_ranks(ds)
-    pub_tier = tier_of_rank(published, tiers)
+    pub_tier = published_tiers(ds)
     n = hist.n
-    p_tiers = hist.tier_probabilities(tiers)
+    p_tiers = hist.tier_probabilities(ds.spec.tiers) if tier_counts is None \
+        else tier_counts / max(n, 1)
     p05, p25, p50, p75, p95 = (hist.quantile(q) for q in (0.05, 0.25, 0.5, 0.75, 0.95))
     p_pub_tier = p_tiers[np.arange(ds.n_units), pub_tier - 1]
     df = pd.DataFrame({

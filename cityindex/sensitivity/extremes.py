@@ -44,11 +44,14 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from cityindex.data import Dataset
-from cityindex.rank import rank_desc, tier_of_rank
+from cityindex.rank import rank_desc, rank_matrix, tier_of_rank
 from cityindex.result import Result
+from cityindex.score import effective_weight_batch
 from cityindex.sensitivity.dominance import dominance_tables
-from cityindex.sensitivity.engine import published_ranks
-from cityindex.spec import Spec
+from cityindex.sensitivity.engine import composite, published_ranks, published_tiers
+from cityindex.sensitivity.sampler import renormalise, sibling_columns
+from cityindex.spec import Spec, tier_of_score
+from cityindex.streams import Stream, block_rng
 
 MARGIN = 1e-5
 MAX_VERTICES = 1 << 16
@@ -87,6 +90,13 @@ def weight_polytope(spec: Spec, delta: float) -> Polytope:
 def vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
     """Effective weights at every combination of sibling-group box vertices (renormalised),
     or None when there are more than MAX_VERTICES combinations."""
+    nodes = vertex_node_weights(spec, delta)
+    return None if nodes is None else effective_weight_batch(spec, nodes)
+
+
+def vertex_node_weights(spec: Spec, delta: float) -> np.ndarray | None:
+    """Node weights (``spec.weighted_nodes`` order) at every combination of sibling-group box
+    vertices, or None when there are more than MAX_VERTICES combinations."""
     groups = [spec.children(a) for a in spec.aggregates]
     total = int(np.prod([2 ** len(g) for g in groups]))
     if total > MAX_VERTICES:
@@ -104,7 +114,7 @@ def vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
         w = nominal.copy()
         for g, vals in zip(groups, combo):
             w[g] = vals
-        out.append(spec.effective_weights(w).reindex(spec.indicators).to_numpy())
+        out.append(w.reindex(spec.weighted_nodes).to_numpy())
     return np.array(out)
 
 
@@ -174,11 +184,30 @@ def _solve_unit(k: int) -> tuple[int, int, np.ndarray, np.ndarray]:
     return 1 + best, 1 + worst, wb, ww
 
 
-def extreme_ranks(ds: Dataset, delta: float, workers: int = 2) -> pd.DataFrame:
-    """extremes.csv: unit, published_rank, best, worst, tier_guaranteed and witness weights
-    best_w_<indicator>, worst_w_<indicator> (effective, summing to 1)."""
+EXACT = "exact (MILP)"
+EXACT_LOG = "exact (MILP on the logarithms: geometric aggregation at every node)"
+SAMPLED = ("inner bounds: every vertex of the weight box and {n:,} uniform draws inside it "
+           "(the tree is not linear in the weights, so no exact method applies)")
+SAMPLED_DRAWS = 20_000
+
+
+def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0) -> pd.DataFrame:
+    """extremes.csv: unit, published_rank, best, worst, tier_guaranteed, method, and witness
+    weights best_w_<indicator>, worst_w_<indicator> (effective, summing to 1).
+
+    Exact (MILP) where each pairwise comparison is linear in the weights: arithmetic
+    aggregation everywhere, or geometric everywhere (linear in the logarithms). Otherwise the
+    bounds are the extremes over the weight box's vertices and seeded uniform draws inside it,
+    inner bounds that the ``method`` column names."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
+    if ds.available is None and spec.linear:
+        method = EXACT
+    elif ds.available is None and (x > 0).all() and all(
+            spec.nodes[a].aggregation == "geometric" for a in spec.aggregates):
+        x, method = np.log(x), EXACT_LOG
+    else:
+        return _sampled_extremes(ds, delta, seed)
     poly = weight_polytope(spec, delta)
     vertices = vertex_weights(spec, delta)
     n = x.shape[0]
@@ -209,16 +238,59 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2) -> pd.DataFrame:
         with _quiet_stdout():
             rows = [_solve_unit(k) for k in range(n)]
     _STATE = None
-    tiers = spec.tiers
+    best_w, worst_w = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
+    scores = None
+    if spec.tier_thresholds is not None:  # score range over the polytope: at its vertices
+        nodes = vertex_node_weights(spec, delta)
+        scores = composite(ds, nodes) if nodes is not None else None
+    return _table(ds, [r[0] for r in rows], [r[1] for r in rows], best_w, worst_w, method,
+                  scores)
+
+
+def _table(ds: Dataset, best, worst, best_w: np.ndarray, worst_w: np.ndarray, method: str,
+           scores: np.ndarray | None) -> pd.DataFrame:
+    """The extremes table; with threshold tiers, ``scores`` (scenarios, units) give each
+    unit's score range (tier guaranteed when it stays within one band)."""
+    spec = ds.spec
     df = pd.DataFrame({"unit": ds.units, "published_rank": published_ranks(ds),
-                       "best": [r[0] for r in rows], "worst": [r[1] for r in rows]})
-    df["tier_guaranteed"] = (tier_of_rank(df["best"].to_numpy(), tiers)
-                             == tier_of_rank(df["worst"].to_numpy(), tiers))
-    for prefix, j in (("best_w_", 2), ("worst_w_", 3)):
-        w = np.array([r[j] for r in rows])
+                       "best": best, "worst": worst})
+    if spec.tier_thresholds is None:
+        df["tier_guaranteed"] = (tier_of_rank(df["best"].to_numpy(), spec.tiers)
+                                 == tier_of_rank(df["worst"].to_numpy(), spec.tiers))
+    elif scores is not None:
+        lo, hi = scores.min(axis=0), scores.max(axis=0)
+        df["score_min"], df["score_max"] = lo, hi
+        df["tier_guaranteed"] = (tier_of_score(lo, spec.tier_thresholds)
+                                 == tier_of_score(hi, spec.tier_thresholds))
+    else:
+        df["tier_guaranteed"] = False
+    df["method"] = method
+    for prefix, w in (("best_w_", best_w), ("worst_w_", worst_w)):
         for i, ind in enumerate(spec.indicators):
             df[f"{prefix}{ind}"] = w[:, i]
     return df
+
+
+def _sampled_extremes(ds: Dataset, delta: float, seed: int) -> pd.DataFrame:
+    """Best and worst ranks over the weight box's vertices and uniform draws inside it (the
+    Monte-Carlo ``uniform`` model's support), with witnesses."""
+    spec = ds.spec
+    nominal = spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
+    rng = block_rng(seed, Stream.EXTREMES)
+    draws = renormalise(nominal * rng.uniform(1 - delta, 1 + delta,
+                                              size=(SAMPLED_DRAWS, nominal.size)),
+                        sibling_columns(spec))
+    vertices = vertex_node_weights(spec, delta)
+    nodes = draws if vertices is None else np.vstack([vertices, draws])
+    scores = np.vstack([composite(ds, chunk) for chunk in np.array_split(
+        nodes, max(1, nodes.shape[0] // 2048))])
+    ranks = rank_matrix(scores)
+    best_i, worst_i = ranks.argmin(axis=0), ranks.argmax(axis=0)
+    units = np.arange(ds.n_units)
+    eff = effective_weight_batch(spec, nodes)
+    method = SAMPLED.format(n=SAMPLED_DRAWS)
+    return _table(ds, ranks[best_i, units], ranks[worst_i, units], eff[best_i], eff[worst_i],
+                  method, scores)
 
 
 def witness_ranks(ds: Dataset, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -241,9 +313,9 @@ class ExtremesResult(Result):
 
     name = "extremes"
 
-    def __init__(self, ds: Dataset, delta: float, workers: int = 2) -> None:
+    def __init__(self, ds: Dataset, delta: float, workers: int = 2, seed: int = 0) -> None:
         self.dataset, self.delta = ds, delta
-        self.frame = extreme_ranks(ds, delta, workers)
+        self.frame = extreme_ranks(ds, delta, workers, seed)
         self.pairs, self.dominance = dominance_tables(ds)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -251,14 +323,15 @@ class ExtremesResult(Result):
                 "dominance_summary": self.dominance}
 
     def summary(self) -> dict:
-        ext, tiers = self.frame, self.dataset.spec.tiers
-        tier = tier_of_rank(ext["published_rank"].to_numpy(), tiers)
+        ext = self.frame
+        tier = published_tiers(self.dataset)
         return {
             "delta": self.delta,
+            "method": str(ext["method"].iloc[0]),
             "tier_guaranteed": int(ext["tier_guaranteed"].sum()),
             "tier_guaranteed_by_tier": {
                 str(t): int(ext.loc[tier == t, "tier_guaranteed"].sum())
-                for t in range(1, len(tiers) + 1)},
+                for t in range(1, self.dataset.spec.n_tiers + 1)},
             "dominance_pairs": len(self.pairs),
             "tier_fixed_by_dominance": int(self.dominance["tier_fixed_by_dominance"].sum()),
         }

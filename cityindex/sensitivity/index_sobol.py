@@ -31,7 +31,7 @@ from cityindex.data import Dataset
 from cityindex.model import SobolSettings, UncertaintyModel
 from cityindex.rank import rank_matrix
 from cityindex.result import Result
-from cityindex.score import effective_weight_batch, log_shifted, normalise
+from cityindex.score import effective_weight_batch, evaluate_tree, log_shifted, normalise
 from cityindex.sensitivity import sobol
 from cityindex.sensitivity.engine import IndexModel, nominal_ranks
 from cityindex.sensitivity.leave_one_out import drop_indicator
@@ -91,20 +91,26 @@ def _noisy_normalised(ds: Dataset, cfg: UncertaintyModel, seed: int) -> dict[str
     arr = np.stack([np.stack([normalise(d, m, spec.scale) for m in cfg.normalisations])
                     for d in draws])
     out = {"x": arr}
-    if "geometric" in cfg.aggregations:
+    if "geometric" in cfg.aggregations and ds.available is None:
         out["log"] = log_shifted(arr, cfg.geometric_offset, "noisy normalised indicators")
     return out
 
 
 def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
-                  agg: np.ndarray, eff: np.ndarray, cfg: UncertaintyModel) -> np.ndarray:
+                  agg: np.ndarray, w: np.ndarray, eff: np.ndarray, cfg: UncertaintyModel,
+                  scorer: IndexModel) -> np.ndarray:
     """Composite scores of rows using noisy copy k, normalisation norm, aggregation agg."""
     out = np.empty((k.size, noisy["x"].shape[2]))
-    for a, method in enumerate(cfg.aggregations):
+    for a, choice in enumerate(cfg.aggregations):
         rows = np.flatnonzero(agg == a)
         if rows.size == 0:
             continue
-        if method == "arithmetic":
+        method = scorer.methods[choice]
+        if isinstance(method, dict):  # node by node (mixed methods or missing values)
+            offset = 0.0 if choice == "published" else cfg.geometric_offset
+            out[rows] = evaluate_tree(scorer.spec, noisy["x"][k[rows], norm[rows]], w[rows],
+                                      method, offset, scorer.available)
+        elif method == "arithmetic":
             out[rows] = np.einsum("sud,sd->su", noisy["x"][k[rows], norm[rows]], eff[rows])
         else:
             out[rows] = np.exp(np.einsum("sud,sd->su", noisy["log"][k[rows], norm[rows]],
@@ -148,10 +154,10 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
                if "aggregation" in names else np.zeros(n, dtype=np.int64))
         eff = effective_weight_batch(spec, w)
         if noisy is None:
-            scores = scorer.scores(eff, norm, agg)
+            scores = scorer.scores(w, eff, norm, agg)
         else:
             k = trigger(x[:, names.index("measurement_noise")], NOISE_REALISATIONS)
-            scores = _noisy_scores(noisy, k, norm, agg, eff, cfg)
+            scores = _noisy_scores(noisy, k, norm, agg, w, eff, cfg, scorer)
         ranks = rank_matrix(scores)
         shift = np.abs(ranks - reference).mean(axis=1)
         return np.column_stack([ranks, shift])

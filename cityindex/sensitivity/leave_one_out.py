@@ -2,8 +2,8 @@
 
 The indicator's weight is set to zero and its siblings are renormalised to sum to 1; a node
 left with no weighted child is itself removed the same way, up the tree. The composite is then
-recomputed with the published method (published normalisation, arithmetic aggregation) and the
-units re-ranked (ties "min"). This is the "exclusion of one indicator at a time" scenario of
+recomputed with the published method (published normalisation, each node's own aggregation)
+and the units re-ranked (ties "min"). This is the "exclusion of one indicator at a time" scenario of
 the OECD/JRC Handbook (2008, section 7.1) and of Saisana et al. (2005).
 """
 
@@ -15,7 +15,7 @@ import pandas as pd
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc
 from cityindex.result import Result
-from cityindex.sensitivity.engine import nominal_ranks, published_ranks
+from cityindex.sensitivity.engine import composite, nominal_ranks, published_ranks
 from cityindex.spec import Spec
 
 
@@ -49,7 +49,6 @@ def leave_one_out(ds: Dataset) -> pd.DataFrame:
     """One row per unit: nominal rank, rank without each indicator, and the shift
     (rank without - nominal rank; positive = the unit falls)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
     nominal = nominal_ranks(ds)
     df = pd.DataFrame({
         "unit": ds.units,
@@ -58,8 +57,8 @@ def leave_one_out(ds: Dataset) -> pd.DataFrame:
     })
     shifts = []
     for ind in spec.indicators:
-        eff = spec.effective_weights(weights_without(spec, ind)).reindex(spec.indicators)
-        ranks = rank_desc(x @ eff.to_numpy())
+        w = weights_without(spec, ind).to_numpy()
+        ranks = rank_desc(composite(ds, w))
         df[f"rank_without_{ind}"] = ranks
         df[f"shift_without_{ind}"] = ranks - nominal
         shifts.append(ranks - nominal)

@@ -72,7 +72,8 @@ class MonteCarloResult(Result):
     def ranks(self) -> pd.DataFrame:
         """ranks.csv: one row per unit — quantiles, extremes, P(tier), flags."""
         return rank_summary(self.dataset, self.folder.overall, self.nominal_rank,
-                            self.model.rank_width, self.model.tier_probability)
+                            self.model.rank_width, self.model.tier_probability,
+                            self.folder.tier_counts)
 
     def acceptability(self) -> pd.DataFrame:
         """acceptability.csv: P(unit has rank r) (SMAA-2)."""
@@ -145,17 +146,18 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     shape = (len(model.normalisations), len(model.aggregations))
 
     def work(start: int) -> tuple[RankFolder, np.ndarray, int]:
-        folder = RankFolder(ds.n_units, nominal, labels)
+        folder = RankFolder(ds.n_units, nominal, labels, ds.spec.tier_thresholds)
         choices = np.zeros(shape, dtype=np.int64)
         n = 0
         for b in range(start, min(start + chunk_blocks, sampler.n_blocks)):
             sc = sampler.block(b)
-            folder.add(scorer.scores(sc.effective, sc.normalisation, sc.aggregation))
+            folder.add(scorer.scores(sc.node_weights, sc.effective, sc.normalisation,
+                                     sc.aggregation))
             np.add.at(choices, (sc.normalisation, sc.aggregation), 1)
             n += len(sc)
         return folder, choices, n
 
-    total = RankFolder(ds.n_units, nominal, labels)
+    total = RankFolder(ds.n_units, nominal, labels, ds.spec.tier_thresholds)
     choice_counts = np.zeros(shape, dtype=np.int64)
     done = 0
 
@@ -265,12 +267,13 @@ def method_notes(model: UncertaintyModel, seed: int) -> dict:
     return {
         "weights": weights,
         "normalisation": f"one of {list(model.normalisations)} per scenario, equally likely",
-        "aggregation": f"one of {list(model.aggregations)} per scenario, equally likely, "
-                       "applied at every aggregate node; geometric uses value + "
+        "aggregation": f"one of {list(model.aggregations)} per scenario, equally likely; "
+                       "'published' is each node's own method, 'arithmetic'/'geometric' that "
+                       "method at every aggregate node; geometric uses value + "
                        f"{model.geometric_offset}",
         "ranks": "1 = best; ties share the lowest rank ('min')",
         "quantiles": "inverse-CDF (Hyndman & Fan type 1) from exact rank histograms",
-        "reference_ranking": "nominal: published normalisation, arithmetic aggregation, "
+        "reference_ranking": "nominal: published normalisation, each node's own aggregation, "
                              "nominal weights, recomputed from the published indicators",
         "standard_errors": "binomial Monte-Carlo standard error sqrt(p(1-p)/N)",
         "rank_fragile": f"90% Monte-Carlo rank interval (p05-p95) at least {model.rank_width} "

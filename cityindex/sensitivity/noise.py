@@ -41,7 +41,7 @@ from cityindex.model import NOISE_MODELS, NoiseModel, NoiseSettings, Uncertainty
 from cityindex.quantisation import detect_grid
 from cityindex.rank import RankFolder
 from cityindex.result import Result
-from cityindex.score import effective_weight_batch
+from cityindex.score import effective_weight_batch, evaluate_tree
 from cityindex.sensitivity.engine import nominal_ranks, partitions, rank_summary, report_groups
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
@@ -64,7 +64,7 @@ def check_noise_models(ds: Dataset, models: Mapping[str, NoiseModel]) -> None:
 def noise_parameters(ds: Dataset, models: Mapping[str, NoiseModel]) -> dict[str, np.ndarray]:
     """Per-indicator arrays the sampler needs: half-units (U, D), model codes, parameters."""
     spec = ds.spec
-    half = 0.5 * 10.0 ** -ds.indicator_decimals[spec.indicators].to_numpy(dtype=float)
+    half = ds.indicator_half[spec.indicators].to_numpy(dtype=float)
     step = np.zeros(len(spec.indicators))
     for i, ind in enumerate(spec.indicators):
         m = models.get(ind, NoiseModel())
@@ -116,19 +116,23 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     params = noise_parameters(ds, models)
-    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)))
+    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
+                        spec.tier_thresholds)
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
+    linear = spec.linear and ds.available is None
     scores = np.empty((replicates, ds.n_units))
     stream = Stream.NOISE if weights is None else Stream.NOISE_WEIGHTS
     for b, lo in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - lo)
         rng = block_rng(seed, stream, b)
         noisy = draw_noisy(x, params, rng, n, spec.scale)
-        if weights is None:
+        w = None if weights is None else weights.draw_weights(rng, n)
+        if not linear:
+            s = evaluate_tree(spec, noisy, w, available=ds.available)
+        elif w is None:
             s = noisy @ eff_nominal
         else:
-            eff = effective_weight_batch(spec, weights.draw_weights(rng, n))
-            s = np.einsum("nud,nd->nu", noisy, eff)
+            s = np.einsum("nud,nd->nu", noisy, effective_weight_batch(spec, w))
         folder.add(s)
         scores[lo: lo + n] = s
         if progress:
@@ -144,18 +148,21 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     minmax = np.array([spec.nodes[i].normalisation == "minmax" for i in spec.indicators])
     lo_s, hi_s = spec.scale
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
-    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)))
+    linear = spec.linear and ds.available is None
+    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
+                        spec.tier_thresholds)
     u = x.shape[0]
     for b, start in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - start)
         rng = block_rng(seed, Stream.RESAMPLE, b)
         idx = rng.integers(0, u, size=(n, u))
         sample = x[idx]                                   # (n, U, D)
-        mn, mx = sample.min(axis=1), sample.max(axis=1)   # (n, D)
+        mn, mx = np.nanmin(sample, axis=1), np.nanmax(sample, axis=1)   # (n, D)
         span = np.where(mx > mn, mx - mn, 1.0)
         rescaled = lo_s + (hi_s - lo_s) * (x[None] - mn[:, None, :]) / span[:, None, :]
         values = np.where(minmax[None, None, :], rescaled, x[None])
-        folder.add(values @ eff)
+        folder.add(values @ eff if linear
+                   else evaluate_tree(spec, values, available=ds.available))
     return folder
 
 
@@ -177,7 +184,7 @@ class NoiseResult(Result):
         frames = []
         for label, fold in (("noise", alone), ("noise+weights", both)):
             frame = rank_summary(ds, fold.overall, nominal, model.rank_width,
-                                 model.tier_probability)
+                                 model.tier_probability, fold.tier_counts)
             frame.insert(0, "scenario", label)
             frames.append(frame)
         self.frame = pd.concat(frames, ignore_index=True)
@@ -198,7 +205,7 @@ class ResampleResult(Result):
         self.dataset = ds
         fold = resample_bootstrap(ds, replicates, seed)
         self.frame = rank_summary(ds, fold.overall, nominal_ranks(ds), model.rank_width,
-                                  model.tier_probability)
+                                  model.tier_probability, fold.tier_counts)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"resample": self.frame}

@@ -1,6 +1,7 @@
 """Deterministic alternative constructions, for side-by-side comparison with the published
-ranking: each normalisation with arithmetic aggregation, geometric aggregation of the published
-scores, and each indicator left out (nominal weights throughout)."""
+ranking: each normalisation with the index's own aggregation, arithmetic (when the index is not
+arithmetic everywhere) and geometric aggregation at every node of the published scores, and
+each indicator left out (nominal weights throughout)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import pandas as pd
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc
 from cityindex.result import Result
-from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES, aggregate, normalise
-from cityindex.sensitivity.engine import published_ranks
+from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
+from cityindex.sensitivity.engine import construction_scores, published_ranks
 from cityindex.sensitivity.leave_one_out import leave_one_out
 
 
@@ -19,13 +20,14 @@ def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFS
     """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published).
     ``loo`` is the :func:`leave_one_out` table when the caller already has it."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
-    eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
     published = published_ranks(ds)
     rows = {}
     for method in NORMALISATION_CHOICES:
-        rows[f"{method} normalisation"] = aggregate(normalise(x, method, spec.scale), eff)
-    rows["geometric aggregation"] = aggregate(x, eff, "geometric", geometric_offset)
+        rows[f"{method} normalisation"] = construction_scores(ds, method, "published")
+    if not spec.linear:
+        rows["arithmetic aggregation"] = construction_scores(ds, "published", "arithmetic")
+    rows["geometric aggregation"] = construction_scores(ds, "published", "geometric",
+                                                        geometric_offset)
     ranks_by = {name: rank_desc(scores) for name, scores in rows.items()}
     loo = leave_one_out(ds) if loo is None else loo
     for ind in spec.indicators:
