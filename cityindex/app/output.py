@@ -27,7 +27,7 @@ not writing it). Then:
 - if ``<name>`` is missing and a stale old folder exists, the writer died between renames 1
   and 2: the newest old folder is renamed back to ``<name>`` — the previous run is restored,
   complete (an old folder is never deleted under that name, only as trash, so it is whole);
-- every other stale staging, old or trash folder is deleted.
+- every other stale staging, old, trash or probe folder is deleted.
 
 One writer per output folder at a time is assumed; a second writer started while the first is
 running leaves the first's folders alone (its pid is alive) and the last swap wins.
@@ -61,7 +61,7 @@ PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-co
 
 FLOAT_FORMAT = "%.10g"
 MANIFEST = "manifest.json"
-KINDS = ("staging", "old", "trash")
+KINDS = ("staging", "old", "trash", "probe")  # probe: the writability check
 
 _ACTIVE: set[str] = set()  # tokens of the folders this process is writing now
 
@@ -98,7 +98,7 @@ def _sibling(dest: Path, kind: str, pid: int, token: str) -> Path:
 
 
 def _siblings(dest: Path) -> list[tuple[str, int, str, Path]]:
-    """(kind, pid, token, path) of every staging/old/trash folder of ``dest``."""
+    """(kind, pid, token, path) of every staging/old/trash/probe folder of ``dest``."""
     pattern = re.compile(rf"^\.{re.escape(dest.name)}\.({'|'.join(KINDS)})-(\d+)-([0-9a-f]+)$")
     try:
         entries = list(os.scandir(dest.parent))
@@ -333,7 +333,11 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
     ``report_error``) and :class:`OutputError` says so."""
     import time
 
-    progress = getattr(result.study, "progress", None)
+    study = result.study
+    protect = [Path(p) for p in (getattr(getattr(study, "dataset", None), "folder", None),
+                                 study.provenance.get("run_file_path")) if p]
+    dest = check_destination(dest, protect=tuple(protect))  # as the CLI did before the run
+    progress = getattr(study, "progress", None)
     report_error: BaseException | None = None
     folder = OutputFolder(dest)
     try:
