@@ -350,9 +350,13 @@ def test_out_is_a_folder_of_other_files(tmp_path, capsys):
 
 
 def test_out_contains_the_run_file(tmp_path, capsys):
-    runfile = write_run(tmp_path, DATA)
-    fails_cleanly(capsys, ["run", str(runfile), "--out", str(tmp_path)], "contains",
-                  untouched=runfile.parent)
+    """Even a previous output folder is refused when the run file lies inside it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}\n")
+    runfile = write_run(out, DATA)
+    fails_cleanly(capsys, ["run", str(runfile), "--out", str(out)], f"contains {runfile}",
+                  untouched=out)
 
 
 # -- through a real process -----------------------------------------------------------------

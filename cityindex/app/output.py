@@ -188,7 +188,8 @@ def check_destination(dest: str | Path, protect: tuple[Path, ...] = ()) -> Path:
             raise OutputError(where, f"unreadable ({exc.strerror})",
                               "a folder for the outputs") from None
         if entries and MANIFEST not in entries:
-            raise OutputError(where, f"a folder with {len(entries)} entries and no {MANIFEST} "
+            raise OutputError(where, f"a folder with {len(entries)} "
+                              f"entr{'y' if len(entries) == 1 else 'ies'} and no {MANIFEST} "
                               "(not a cityindex output folder)",
                               "a new or empty folder, or a previous output folder (it is "
                               "replaced as a whole)")
