@@ -110,6 +110,8 @@ def read_table(path: Path) -> Table:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise DataError(name, "file not found", "a CSV file in the data folder") from None
+    except OSError as exc:  # a directory, no permission
+        raise DataError(name, f"unreadable ({exc.strerror})", "a readable CSV file") from None
     except UnicodeDecodeError as exc:
         raise DataError(name, f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
                         f"{exc.start})", "a UTF-8 encoded CSV file") from None
@@ -396,6 +398,9 @@ def _load_subtables(path: Path, spec: Spec, units: set[str]) -> pd.DataFrame:
         value, dec = parse_number(rec["value"], f"{where}, column 'value'")
         records.append({**rec, "table": int(rec["table"]), "rank": int(rec["rank"]),
                         "value": value, "decimals": dec, "line": table.line(i)})
+    if not records:
+        raise DataError(table.path, "no data rows (header only)",
+                        "one row per sub-table entry, or no subtables.csv")
     return pd.DataFrame.from_records(records)
 
 
@@ -422,6 +427,11 @@ def _load_claims(path: Path, spec: Spec, units: set[str], ranks: pd.DataFrame,
                 raise DataError(f"{where}, column 'group_kind'", f"'{kind}'",
                                 f"'all' or a spec group {sorted(spec.groups)}")
             col = spec.groups[kind].column
+            if col not in meta.columns:
+                raise DataError(f"{where}, column 'group_kind'",
+                                f"group '{kind}' but no units.csv/cities.csv column '{col}'",
+                                f"a units.csv (or cities.csv) beside {table.path} with "
+                                f"column '{col}'")
             if rec["group"] not in set(meta[col]):
                 raise DataError(f"{where}, column 'group'", f"'{rec['group']}'",
                                 f"a value of cities.csv column '{col}'")

@@ -40,3 +40,8 @@ class ModelError(CityIndexError, ValueError):
         self.argument = argument
         self.key = key
         super().__init__(f"UncertaintyModel {argument} ({key})", found, expected)
+
+
+class OutputError(CityIndexError):
+    """An output folder cannot be written (a file in the way, not writable, not an output
+    folder), or part of the outputs could not be produced."""

@@ -21,6 +21,17 @@ WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
 SOBOL_WEIGHTS = ("nodes", "grouped")
 
+# Counts beyond these are refused unless ``allow_large=True`` ([run] allow_large = true): a
+# Monte-Carlo run of 10^9 scenarios already takes about an hour (at ~350k scenarios/s), and
+# the other analyses hold arrays proportional to their count in memory.
+LARGE_LIMITS = {  # (argument, run-file key) -> largest count accepted without allow_large
+    ("samples", "[run].samples"): 10**9,
+    ("sobol.n", "[sobol].n"): 2**20,
+    ("noise.replicates", "[noise].replicates"): 10**6,
+    ("rank_ci.n_boot", "[rank_ci].n_boot"): 10**6,
+    ("resample.replicates", "[resample].replicates"): 10**7,
+}
+
 
 def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
@@ -223,6 +234,7 @@ class UncertaintyModel:
     noise: NoiseSettings | None = None
     rank_ci: RankCISettings = field(default_factory=RankCISettings)
     resample: ResampleSettings | None = None
+    allow_large: bool = False
 
     def __post_init__(self) -> None:
         _choice(self.weights, "weights", "[weights].model", WEIGHT_MODELS)
@@ -257,6 +269,22 @@ class UncertaintyModel:
                 _set(self, name, None)
             elif not (value is None and name != "rank_ci") and not isinstance(value, kind):
                 _fail(name, f"[{name}]", value, f"a {kind.__name__}, True, False or None")
+        _flag(self.allow_large, "allow_large", "[run].allow_large")
+        if not self.allow_large:
+            self._check_counts()
+
+    def _check_counts(self) -> None:
+        """Refuse counts the author cannot have meant (see ``LARGE_LIMITS``)."""
+        counts = {"samples": self.samples,
+                  "sobol.n": self.sobol.n if self.sobol else 0,
+                  "noise.replicates": self.noise.replicates if self.noise else 0,
+                  "rank_ci.n_boot": self.rank_ci.n_boot if self.noise else 0,
+                  "resample.replicates": self.resample.replicates if self.resample else 0}
+        for (argument, key), limit in LARGE_LIMITS.items():
+            if counts[argument] > limit:
+                _fail(argument, key, counts[argument],
+                      f"at most {limit:,}, or [run] allow_large = true (allow_large=True) "
+                      "to run that many")
 
     @property
     def extremes_delta(self) -> float | None:

@@ -31,7 +31,7 @@ from cityindex.model import (
 from cityindex.result import Result
 from cityindex.sensitivity.confidence import RankCIResult
 from cityindex.sensitivity.extremes import ExtremesResult
-from cityindex.sensitivity.importance import ImportanceResult
+from cityindex.sensitivity.importance import ImportanceResult, check_bandwidth
 from cityindex.sensitivity.index_sobol import SobolResult
 from cityindex.sensitivity.leave_one_out import LeaveOneOutResult
 from cityindex.sensitivity.montecarlo import MonteCarloResult, method_notes, run_montecarlo
@@ -45,6 +45,11 @@ TABLE_ORDER = ("reproduction", "indicator_profile", "ranks", "acceptability", "g
                "leave_one_out", "sobol", "sobol_convergence", "extremes", "dominance",
                "dominance_summary", "importance", "coherence", "noise", "rank_ci", "resample",
                "scenarios", "fragile")
+# Progress labels of the stages that report no count of their own (start and end only).
+STAGE_LABELS = {"reproduction": "Reproduction audit", "leave_one_out": "Leave one out",
+                "sobol": "Sobol' indices", "extremes": "Exact best/worst ranks (MILP)",
+                "importance": "Importance and coherence", "rank_ci": "Rank confidence sets",
+                "resample": "Unit resampling", "scenarios": "Alternative constructions"}
 
 
 class Study:
@@ -80,6 +85,8 @@ class Study:
             raise ValueError(f"chunk_blocks must be a positive integer; got {chunk_blocks!r}")
         if model.noise is not None:  # run-file keys that name parts of the index
             check_noise_models(dataset, model.noise.models)
+        if model.importance is not None:  # a bandwidth too narrow for this dataset
+            check_bandwidth(dataset, model.importance.bandwidth)
         self.dataset, self.model, self.seed = dataset, model, int(seed)
         self.progress, self.workers, self.chunk_blocks = progress, workers, chunk_blocks
         self.provenance = dict(provenance or {})
@@ -187,8 +194,13 @@ class Study:
 
         def step(name: str, fn: Callable[[], Result]) -> Result:
             t = time.perf_counter()
+            label = STAGE_LABELS.get(name) if self.progress else None
+            if label:
+                self.progress(label, 0, 1)  # type: ignore[misc]
             results[name] = fn()
             timings[name] = time.perf_counter() - t
+            if label:
+                self.progress(label, 1, 1)  # type: ignore[misc]
             return results[name]
 
         step("reproduction", self.reproduce)

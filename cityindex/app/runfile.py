@@ -4,7 +4,8 @@
 
 Schema (a contract: extend, don't change)::
 
-    [run]            data (relative to the run file's folder, or absolute), seed, samples
+    [run]            data (relative to the run file's folder, or absolute), seed, samples,
+                     allow_large (accept counts beyond model.LARGE_LIMITS, e.g. > 10^9 samples)
     [weights]        model = uniform | dirichlet | simplex | fixed; delta; concentration
     [normalisation]  choices = [published | minmax | zscore | rank, ...]
     [aggregation]    choices = [arithmetic | geometric, ...]; geometric_offset
@@ -44,7 +45,7 @@ from cityindex.model import (
 )
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "run": ("data", "seed", "samples"),
+    "run": ("data", "seed", "samples", "allow_large"),
     "weights": ("model", "delta", "concentration"),
     "normalisation": ("choices",),
     "aggregation": ("choices", "geometric_offset"),
@@ -164,6 +165,8 @@ def _model(raw: dict, run: dict, name: str) -> UncertaintyModel:
     agg = _table(raw, "aggregation", name)
     flags = _table(raw, "flags", name)
     kw: dict = {"samples": run["samples"]}
+    if "allow_large" in run:
+        kw["allow_large"] = run["allow_large"]
     for key, arg, table in (("model", "weights", w), ("delta", "delta", w),
                             ("concentration", "concentration", w),
                             ("choices", "normalisations", norm),

@@ -59,7 +59,7 @@ table { border-collapse: collapse; font-size: .85em; } td, th { border: 1px soli
 def export_static(chart, name: str) -> dict[str, bytes]:
     """PNG and SVG of a chart, drawn by vl-convert with a CJK font when one is found."""
     register_cjk_font()
-    spec = chart.to_dict()
+    spec = chart_spec(chart)
     return {f"{name}.png": vlc.vegalite_to_png(spec, vl_version=VL_VERSION, scale=1.5),
             f"{name}.svg": vlc.vegalite_to_svg(spec, vl_version=VL_VERSION).encode("utf-8")}
 
@@ -70,6 +70,15 @@ def _table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def chart_spec(chart) -> dict:
+    """The chart's Vega-Lite spec with its data inline, whatever its number of rows: Altair's
+    5,000-row guard (MaxRowsError) is lifted for this call only, not globally."""
+    import altair as alt
+
+    with alt.data_transformers.disable_max_rows():
+        return chart.to_dict()
 
 
 def _fmt(v) -> str:
@@ -86,7 +95,7 @@ def build_page(title: str, headline: list[tuple[str, str]], sections: list[dict]
         if sec.get("text"):
             parts.append(f"<p class='note'>{html.escape(sec['text'])}</p>")
         if sec.get("chart") is not None:
-            spec = json.dumps(sec["chart"].to_dict(), ensure_ascii=False, sort_keys=True)
+            spec = json.dumps(chart_spec(sec["chart"]), ensure_ascii=False, sort_keys=True)
             spec = spec.replace("</", "<\\/")
             specs.append(f"<script type='application/json' id='spec{i}'>{spec}</script>")
             parts.append(f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>")

@@ -10,6 +10,13 @@ normalised importance S_i / sum S with normalised weight w_i / sum w. Assumption
 are treated as a sample from which the dependence of y on x_i is learned; with 106 units the
 smoother's variance is not negligible, hence the bandwidth check.
 
+Bandwidth bound: LOWESS fits a weighted line to the ``k = floor(frac x n)`` nearest units; when
+the window holds only tied values of x (or fewer than 3 units) the local fit is degenerate and
+the "variance share" can exceed 1. A bandwidth is therefore refused (``ModelError``) unless every
+window holds more units than the largest group of tied values of any variable, and at least
+3. A correlation ratio lies in [0, 1]; an estimate outside it at any bandwidth is clipped and
+the clipping is listed in the summary (``main_effect_clipped``).
+
 Coherence (OECD/JRC Handbook 2008, sections 4-5; Saisana et al. 2005): Pearson and Spearman
 correlations among indicators, pillars and composite, with flags for negative or near-zero
 correlations inside a pillar; Cronbach's alpha per pillar (Cronbach 1951); a PCA of the
@@ -18,44 +25,80 @@ standardised indicators (eigenvalues, explained variance, loadings).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from cityindex.data import Dataset
+from cityindex.errors import ModelError
 from cityindex.result import Result
 from cityindex.sensitivity.engine import nominal_scores
 
 BANDWIDTHS = (0.3, 0.5, 0.7)
 NEAR_ZERO = 0.1
+MIN_LOCAL_POINTS = 3
+
+
+def _variables(ds: Dataset) -> list[tuple[str, str, np.ndarray, float]]:
+    """(name, level, values, nominal weight) of every indicator and every pillar."""
+    spec = ds.spec
+    eff = spec.effective_weights()
+    out = [(ind, "indicator", ds.indicators[ind].to_numpy(), float(eff[ind]))
+           for ind in spec.indicators]
+    for node in spec.children(spec.root):
+        if node in ds.published.columns:
+            out.append((node, "pillar", ds.published[node].to_numpy(),
+                        float(spec.nominal_weights()[node])))
+    return out
+
+
+def check_bandwidth(ds: Dataset, frac: float) -> None:
+    """Raise :class:`ModelError` unless each LOWESS window of ``frac x n`` units holds at
+    least 3 units and more units than the largest group of tied values of any variable."""
+    n = ds.n_units
+    need, why = MIN_LOCAL_POINTS, f"at least {MIN_LOCAL_POINTS} units"
+    for name, _, x, _ in _variables(ds):
+        ties = int(np.unique(x, return_counts=True)[1].max())
+        if ties + 1 > need:
+            need, why = ties + 1, f"more than the {ties} tied values of '{name}'"
+    k = int(frac * n + 1e-10)  # as statsmodels' lowess
+    if k < need:
+        least = math.ceil(1000 * need / n) / 1000  # rounded up: it must be enough
+        raise ModelError("importance.bandwidth", "[importance].bandwidth",
+                         f"found {frac!r} (each local fit would hold {k} of {n} units)",
+                         f"a LOWESS frac of at least {least:g}, so that each local fit "
+                         f"holds {why}")
 
 
 def correlation_ratio(x: np.ndarray, y: np.ndarray, frac: float) -> float:
     """V[E(y|x)] / V(y) with E(y|x) from LOWESS at bandwidth ``frac`` (no robustifying
     iterations: the composite is a deterministic function, outliers are real)."""
     fitted = lowess(y, x, frac=frac, it=0, return_sorted=False)
-    return float(np.var(fitted) / np.var(y))
+    return float(np.var(fitted) / np.var(y))  # may leave [0, 1] if the fit is degenerate
 
 
 def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> pd.DataFrame:
     """importance.csv: one row per indicator and per pillar."""
-    spec = ds.spec
-    eff = spec.effective_weights()
-    rows = []
-    variables = [(ind, "indicator", ds.indicators[ind].to_numpy(), eff[ind])
-                 for ind in spec.indicators]
-    for node in spec.children(spec.root):
-        if node in ds.published.columns:
-            rows_x = ds.published[node].to_numpy()
-            variables.append((node, "pillar", rows_x, spec.nominal_weights()[node]))
-    for name, level, x, w in variables:
+    rows, clipped = [], []
+
+    def ratio(x: np.ndarray, name: str, b: float) -> float:
+        value = correlation_ratio(x, composite, b)
+        if not 0.0 <= value <= 1.0:
+            clipped.append({"variable": name, "bandwidth": b, "estimate": value})
+            value = min(max(value, 0.0), 1.0)
+        return value
+
+    for name, level, x, w in _variables(ds):
         r = {"variable": name, "level": level, "nominal_weight": float(w),
              "linear_r2": float(np.corrcoef(x, composite)[0, 1] ** 2),
-             "main_effect": correlation_ratio(x, composite, frac)}
+             "main_effect": ratio(x, name, frac)}
         for b in BANDWIDTHS:
-            r[f"main_effect_frac_{b}"] = correlation_ratio(x, composite, b)
+            r[f"main_effect_frac_{b}"] = ratio(x, name, b)
         rows.append(r)
     df = pd.DataFrame(rows)
+    df.attrs["clipped"] = clipped
     for _, g in df.groupby("level"):
         idx = g.index
         df.loc[idx, "weight_share"] = g["nominal_weight"] / g["nominal_weight"].sum()
@@ -130,9 +173,11 @@ class ImportanceResult(Result):
     name = "importance"
 
     def __init__(self, ds: Dataset, bandwidth: float = 0.5) -> None:
+        check_bandwidth(ds, bandwidth)
         self.dataset, self.bandwidth = ds, bandwidth
         composite = nominal_scores(ds).to_numpy()
         self.importance = importance_table(ds, composite, bandwidth)
+        self.clipped = self.importance.attrs.get("clipped", [])
         self.coherence = coherence_table(ds, composite)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -142,7 +187,7 @@ class ImportanceResult(Result):
         imp, coh = self.importance, self.coherence
         ind = imp[imp["level"] == "indicator"]
         worst = ind.loc[ind["importance_minus_weight"].abs().idxmax()]
-        return {
+        out = {
             "bandwidth": self.bandwidth,
             "largest_departure": {"indicator": worst["variable"],
                                   "weight_share": float(worst["weight_share"]),
@@ -150,6 +195,9 @@ class ImportanceResult(Result):
             "coherence_flags": coh.loc[coh["flag"] != "", ["kind", "a", "b", "value", "flag"]]
             .to_dict("records"),
         }
+        if self.clipped:  # estimates outside [0, 1], reported at the bound
+            out["main_effect_clipped"] = self.clipped
+        return out
 
     def chart(self):
         from cityindex.report import charts

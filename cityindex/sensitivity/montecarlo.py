@@ -20,8 +20,9 @@ are binomial, sqrt(p (1 - p) / N).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,6 +129,10 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     GIL in matrix products, sorts and ufuncs); each block is scored and folded on its own
     (small arrays stay in cache). Partial integer accumulators are merged, so the result is
     identical for any chunking and any number of workers.
+
+    Tasks are submitted lazily, at most ``2 x workers`` ahead of the one being merged, and
+    merged in block order: memory is bounded whatever the number of scenarios (submitting
+    every task up front, as ``Executor.map`` does, grows without bound for large N).
     """
     sampler = ScenarioSampler(ds.spec, model, seed, samples)
     scorer = IndexModel(ds, model.normalisations, model.aggregations, model.geometric_offset)
@@ -137,7 +142,7 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     nominal = nominal_ranks(ds)
     nominal_group = [rank_desc(base[g.members]) for g in groups]
     chunk_blocks = max(1, chunk_blocks or 8)
-    starts = list(range(0, sampler.n_blocks, chunk_blocks))
+    starts = range(0, sampler.n_blocks, chunk_blocks)  # lazy: N may be huge
     shape = (len(model.normalisations), len(model.aggregations))
 
     def work(start: int) -> tuple[RankFolder, np.ndarray, int]:
@@ -155,14 +160,33 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     total = RankFolder(ds.n_units, nominal, labels, ds.spec.tier_thresholds)
     choice_counts = np.zeros(shape, dtype=np.int64)
     done = 0
+
+    def merge(future: Future) -> None:
+        nonlocal done
+        folder, choices, n = future.result()
+        total.merge(folder)
+        choice_counts[...] += choices
+        done += n
+        if progress:
+            progress(done, sampler.samples)
+
+    if progress:
+        progress(0, sampler.samples)  # the stage starts (its clock, for the rate)
+    window = 2 * max(1, workers)
+    pending: deque[Future] = deque()
     # One BLAS thread per worker: BLAS's own threads would fight the worker threads.
     with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for folder, choices, n in pool.map(work, starts):
-            total.merge(folder)
-            choice_counts += choices
-            done += n
-            if progress:
-                progress(done, sampler.samples)
+        try:
+            for start in starts:
+                pending.append(pool.submit(work, start))
+                if len(pending) >= window:
+                    merge(pending.popleft())
+            while pending:
+                merge(pending.popleft())
+        except BaseException:  # interrupted or failed: drop queued tasks, don't run them
+            for future in pending:
+                future.cancel()
+            raise
     return MonteCarloResult(ds, model, seed, groups, total, choice_counts, nominal,
                             nominal_group)
 
