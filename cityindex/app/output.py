@@ -56,6 +56,7 @@ import pandas as pd
 
 from cityindex.errors import CityIndexError, OutputError
 
+RUN_LOG = "run_log.json"
 PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
             "threadpoolctl"]
 
@@ -364,11 +365,15 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
         prov = result.study.provenance
         manifest = {
             "run_file": prov.get("run_file_path"), "run_file_sha256": prov.get("run_file_sha256"),
-            "seed": result.study.seed, "versions": versions(),
+            "seed": result.study.seed, "outputs": dict(sorted(folder.hashes.items())),
+        }
+        # What differs between machines and runs lives beside it, in a log git ignores, so
+        # that rerunning a committed report leaves the checkout clean.
+        folder.json(RUN_LOG, {
+            "versions": versions(),
             "platform": {"machine": platform.machine(), "system": platform.system()},
             "wall_time_seconds": {k: round(v, 3) for k, v in timings.items()},
-            "outputs": dict(sorted(folder.hashes.items())),
-        }
+        }, hashed=False)
         if report_error is not None:
             manifest["report_error"] = _first_line(report_error)
         folder.json(MANIFEST, manifest, hashed=False)
