@@ -24,7 +24,7 @@ import pytest
 from conftest import DATA, ROOT
 
 from cityindex.app import output
-from cityindex.app.output import MANIFEST, OutputFolder, recover, write_audit
+from cityindex.app.output import MANIFEST, RUN_LOG, OutputFolder, recover, write_audit
 
 OPS = ("open", "mkdir", "rename", "replace", "rmdir", "unlink")
 
@@ -58,8 +58,9 @@ NEXT = FakeResult("next", ("ranks",))
 
 
 def contents(folder: Path) -> dict[str, str]:
+    """The outputs' digests (the manifest and the run log, with its timings, aside)."""
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in folder.iterdir() if p.name != MANIFEST}
+            for p in folder.iterdir() if p.name not in (MANIFEST, RUN_LOG)}
 
 
 def expected(result: FakeResult, tmp: Path) -> dict[str, str]:

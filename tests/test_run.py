@@ -55,7 +55,7 @@ def runfile(tmp_path):
 
 def digests(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.iterdir()) if p.name != "manifest.json"}
+            for p in sorted(folder.iterdir()) if p.name not in ("manifest.json", "run_log.json")}
 
 
 def test_run_writes_the_contracted_outputs(runfile, tmp_path):
