@@ -124,9 +124,11 @@ def _interval_text(lo: int, hi: int) -> str:
 
 
 def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
-                 rank_width: int, tier_probability: float) -> pd.DataFrame:
+                 rank_width: int | None, tier_probability: float) -> pd.DataFrame:
     """Per-unit summary of a rank distribution (ranks.csv and its siblings): quantiles,
-    extremes, P(published rank / tier), binomial standard error, fragility flags."""
+    extremes, P(published rank / tier), binomial standard error, fragility flags. A rank is
+    fragile when its 90% interval crosses a tier boundary, or, when ``rank_width`` is set,
+    when the interval is at least that wide."""
     tiers = ds.spec.tiers
     published = published_ranks(ds)
     pub_tier = tier_of_rank(published, tiers)
@@ -150,14 +152,18 @@ def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
     df["p_published_tier"] = p_pub_tier
     df["se_p_published_tier"] = np.sqrt(p_pub_tier * (1 - p_pub_tier) / max(n, 1))
     width = df["p95"] - df["p05"]
-    df["rank_fragile"] = width >= rank_width
+    if rank_width is None:
+        df["rank_fragile"] = tier_of_rank(p05, tiers) != tier_of_rank(p95, tiers)
+    else:
+        df["rank_fragile"] = width >= rank_width
     df["tier_fragile"] = df["p_published_tier"] < tier_probability
     reasons = []
     for rec in df.to_dict("records"):
         r = []
         if rec["rank_fragile"]:
             r.append(f"90% rank interval {_interval_text(rec['p05'], rec['p95'])} "
-                     f"(width {rec['p95'] - rec['p05']})")
+                     + ("crosses a tier boundary" if rank_width is None
+                        else f"(width {rec['p95'] - rec['p05']})"))
         if rec["tier_fragile"]:
             r.append(f"P(stays in tier {rec['published_tier']}) = {rec['p_published_tier']:.2f}")
         reasons.append("; ".join(r))

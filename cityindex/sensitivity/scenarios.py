@@ -1,41 +1,77 @@
-"""Deterministic alternative constructions, for side-by-side comparison with the published
-ranking: each normalisation with arithmetic aggregation, geometric aggregation of the published
-scores, and each indicator left out (nominal weights throughout)."""
+"""The ``construction`` lens's named, deterministic alternatives, side by side with the
+published ranking: each normalisation with arithmetic aggregation, geometric aggregation of
+the published scores, and each indicator left out (nominal weights throughout).
+
+The index's own construction ("published normalisation") is kept as the ``baseline`` row: it
+is the nominal ranking recomputed from the published indicators, and it differs from the
+published ranks only where the report's own numbers do (see reproduction.csv). A unit's tier
+"changes" under an alternative when the alternative's rank falls in another tier than the
+published rank.
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
-from cityindex.rank import rank_desc
+from cityindex.rank import rank_desc, tier_of_rank
 from cityindex.result import Result
 from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES, aggregate, normalise
 from cityindex.sensitivity.engine import published_ranks
 from cityindex.sensitivity.leave_one_out import leave_one_out
 
+BASELINE = "published normalisation"
+
 
 def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
                    loo: pd.DataFrame | None = None) -> pd.DataFrame:
-    """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published).
-    ``loo`` is the :func:`leave_one_out` table when the caller already has it."""
+    """scenarios.csv (long): unit, scenario, kind (baseline | normalisation | aggregation |
+    leave_one_out), rank, published_rank, shift (rank - published), tier, published_tier,
+    tier_changed. ``loo`` is the :func:`leave_one_out` table when the caller already has
+    it."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
     published = published_ranks(ds)
-    rows = {}
+    pub_tier = tier_of_rank(published, spec.tiers)
+    ranks_by: dict[str, tuple[str, np.ndarray]] = {}
     for method in NORMALISATION_CHOICES:
-        rows[f"{method} normalisation"] = aggregate(normalise(x, method, spec.scale), eff)
-    rows["geometric aggregation"] = aggregate(x, eff, "geometric", geometric_offset)
-    ranks_by = {name: rank_desc(scores) for name, scores in rows.items()}
+        name = f"{method} normalisation"
+        ranks_by[name] = ("baseline" if name == BASELINE else "normalisation",
+                          rank_desc(aggregate(normalise(x, method, spec.scale), eff)))
+    ranks_by["geometric aggregation"] = (
+        "aggregation", rank_desc(aggregate(x, eff, "geometric", geometric_offset)))
     loo = leave_one_out(ds) if loo is None else loo
     for ind in spec.indicators:
-        ranks_by[f"without {ind}"] = loo[f"rank_without_{ind}"].to_numpy()
+        ranks_by[f"without {ind}"] = ("leave_one_out", loo[f"rank_without_{ind}"].to_numpy())
     frames = []
-    for name, ranks in ranks_by.items():
-        frames.append(pd.DataFrame({"unit": ds.units, "scenario": name, "rank": ranks,
-                                    "published_rank": published,
-                                    "shift": ranks - published}))
+    for name, (kind, ranks) in ranks_by.items():
+        tier = tier_of_rank(ranks, spec.tiers)
+        frames.append(pd.DataFrame({"unit": ds.units, "scenario": name, "kind": kind,
+                                    "rank": ranks, "published_rank": published,
+                                    "shift": ranks - published, "tier": tier,
+                                    "published_tier": pub_tier,
+                                    "tier_changed": tier != pub_tier}))
     return pd.concat(frames, ignore_index=True)
+
+
+def worst_alternative(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per unit: the alternative (baseline excluded) that moves it most (largest |shift|;
+    the first in scenario order on ties), its shift, and whether any alternative changes
+    its tier."""
+    alt = frame[frame["kind"] != "baseline"].copy()
+    alt["abs_shift"] = alt["shift"].abs()
+    order = {s: i for i, s in enumerate(dict.fromkeys(alt["scenario"]))}
+    alt["order"] = alt["scenario"].map(order)
+    top = (alt.sort_values(["unit", "abs_shift", "order"], ascending=[True, False, True])
+           .groupby("unit", sort=False).head(1).set_index("unit"))
+    changes = alt.groupby("unit")["tier_changed"].any()
+    moved_by = alt[alt["tier_changed"]].groupby("unit")["scenario"].apply(list)
+    return pd.DataFrame({"construction_worst": top["scenario"],
+                         "construction_shift": top["shift"].astype(int),
+                         "tier_changes": changes.reindex(top.index),
+                         "moved_by": moved_by.reindex(top.index)})
 
 
 class ScenariosResult(Result):
@@ -50,6 +86,25 @@ class ScenariosResult(Result):
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"scenarios": self.frame}
+
+    def worst(self) -> pd.DataFrame:
+        """Per unit: the alternative that moves it most (see :func:`worst_alternative`)."""
+        return worst_alternative(self.frame)
+
+    def summary(self) -> dict:
+        f = self.frame
+        alt = f[f["kind"] != "baseline"]
+        worst = self.worst()
+        per = alt.groupby("scenario", sort=False)
+        return {
+            "alternatives": list(dict.fromkeys(alt["scenario"])),
+            "tier_kept_under_every_alternative": int((~worst["tier_changes"]).sum()),
+            "tier_changed_by_some_alternative": int(worst["tier_changes"].sum()),
+            "median_largest_shift": float(np.median(worst["construction_shift"].abs())),
+            "tier_changes_by_alternative": {k: int(g["tier_changed"].sum()) for k, g in per},
+            "mean_abs_shift_by_alternative": {k: float(g["shift"].abs().mean())
+                                              for k, g in per},
+        }
 
     def chart(self, ranks: pd.DataFrame | None = None):
         from cityindex.report import charts
