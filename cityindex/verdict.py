@@ -24,6 +24,7 @@ import pandas as pd
 from cityindex.data import Dataset
 from cityindex.rank import tier_of_rank
 from cityindex.sensitivity.engine import names_en, published_ranks
+from cityindex.sensitivity.scenarios import scenario_label
 
 VERDICTS = ("weight-sensitive", "noise-limited", "construction-sensitive", "robust")
 VERDICT_LENS = {"weight-sensitive": "weights", "noise-limited": "noise",
@@ -127,8 +128,10 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
             out.append(f"noise: 95% simultaneous rank confidence set {r['noise_lower']}–"
                        f"{r['noise_upper']} crosses a tier boundary")
         if construction[i]:
-            out.append(f"construction: tier {t} changes under {', '.join(moved_by[i])}; "
-                       f"largest move {r['construction_worst']} ({r['construction_shift']:+d})")
+            names = ", ".join(scenario_label(ds.spec, m, short=True) for m in moved_by[i])
+            out.append(f"construction: another tier under {names}; largest move: "
+                       f"{scenario_label(ds.spec, r['construction_worst'], short=True)} "
+                       f"({r['construction_shift']:+d})")
         if not weight_sensitive[i] and not_guaranteed[i] and extremes is not None:
             out.append(f"weights: tier {t} not guaranteed (exact best–worst "
                        f"{r['era_best']}–{r['era_worst']}) but P(stays) = "
@@ -227,7 +230,8 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
                 f"{_places(c['median_largest_shift'])}; "
                 f"{c['tier_changed_by_some_alternative']} change tier under at least one")
         if top is not None and by[top]:
-            text += f", most often under {top} ({by[top]} {noun})"
+            text += (f", most often {scenario_label(ds.spec, top, short=True)} "
+                     f"({by[top]} {noun})")
         if "montecarlo" in lenses["construction"]:
             mc = lenses["construction"]["montecarlo"]
             text += (f"; in the construction Monte Carlo (the run file's odds), "

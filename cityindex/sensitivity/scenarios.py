@@ -56,6 +56,24 @@ def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFS
     return pd.concat(frames, ignore_index=True)
 
 
+def scenario_label(spec, scenario: str, short: bool = False) -> str:
+    """A named alternative construction in words."""
+    fixed = {"published normalisation": "published normalisation (the index's own)",
+             "minmax normalisation": "min-max re-normalisation",
+             "zscore normalisation": "z-score normalisation",
+             "rank normalisation": "percentile-rank normalisation",
+             "geometric aggregation": "geometric aggregation"}
+    if scenario in fixed:
+        return fixed[scenario]
+    if scenario.startswith("without "):
+        node = scenario[8:]
+        if node in spec.nodes:
+            n = spec.nodes[node]
+            label = n.label_en if short and n.label_en else (spec.label(node) or node)
+            return f"without {label}"
+    return scenario
+
+
 def worst_alternative(frame: pd.DataFrame) -> pd.DataFrame:
     """Per unit: the alternative (baseline excluded) that moves it most (largest |shift|;
     the first in scenario order on ties), its shift, and whether any alternative changes
