@@ -183,7 +183,7 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
               f"{r['verdict']}</span></td>"
             + _cell(float(r["weights_p_published_tier"]))
             + _cell(w90, w90s) + _cell(era, eras) + _cell(noise, noises)
-            + _cell(alt) + _cell("" if pd.isna(shift) else f"{int(shift):+d}",
+            + _cell(alt, cls="alternative") + _cell("" if pd.isna(shift) else f"{int(shift):+d}",
                                  "" if pd.isna(shift) else abs(int(shift)))
             + _cell("yes" if r["erratum"] else "", cls="erratum" if r["erratum"] else "")
             + _cell(r["reasons"], cls="reasons") + "</tr>")
@@ -288,7 +288,9 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
                                  "Handbook 2008); the full matrix below.",
                          "chart": charts.correlations(coh, spec),
                          "html": _table(flags, ["kind", "a", "b", "value", "flag"])})
-    rep = tables["reproduction"]
+    rep = tables["reproduction"].copy()
+    rep["node"] = [node_label(spec, v, short=True) if v in spec.nodes else v
+                   for v in rep["node"]]
     sections.append({"id": "reproduction", "title": "Reproduction audit: every inconsistency found",
                      "html": _table(rep, ["check", "unit", "node", "published", "recomputed",
                                           "tolerance", "detail", "source"])})

@@ -63,6 +63,30 @@ def verdict_color(legend: bool = True) -> alt.Color:
                      legend=alt.Legend(title="verdict") if legend else None)
 
 
+def default_info(ranks: pd.DataFrame) -> pd.DataFrame:
+    """City rows for a chart drawn outside a full audit (no verdicts yet): every city's
+    verdict is 'robust'-grey and the tooltip says 'not assessed'."""
+    first = ranks.drop_duplicates("unit")
+    city = (first["unit"] + " " + first.get("name_en", pd.Series("", index=first.index))
+            .fillna("")).str.strip()
+    info = pd.DataFrame({"unit": first["unit"].to_numpy(), "city": city.to_numpy(),
+                         "published_rank": first["published_rank"].to_numpy(),
+                         "published_tier": first["published_tier"].to_numpy(),
+                         "nominal_rank": first["nominal_rank"].to_numpy(),
+                         "verdict": "robust"})
+    info["row"] = info["published_rank"].astype(str).str.zfill(3) + " " + info["city"]
+    return info
+
+
+def extremes_ranges(extremes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The weights lens's grey range (exact best-worst) from extremes.csv."""
+    if extremes is None:
+        return None
+    return pd.DataFrame({"lens": "weights", "unit": extremes["unit"],
+                         "range_lo": extremes["best"], "range_hi": extremes["worst"],
+                         "range_kind": "exact best–worst (ERA)"})
+
+
 def _lens_param(present: list[str], name: str = "lens") -> alt.Parameter:
     opts, labels = lens_options(present)
     return alt.param(name=name, value="weights" if "weights" in opts else opts[0],
@@ -100,12 +124,16 @@ def _tier_edges(tiers: tuple[int, ...]) -> alt.Chart:
     return alt.Chart(edges).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
 
 
-def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int, ...],
+def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tuple[int, ...],
                      ranges: pd.DataFrame | None = None,
                      group_columns: dict[str, str] | None = None) -> alt.TopLevelMixin:
     """One row per city in published order, one lens at a time: the lens's grey range
     (exact best-worst rank for ``weights``, the 95% simultaneous confidence set for
-    ``noise``), 50% bar and 90% line coloured by verdict, median tick, published rank."""
+    ``noise``), 50% bar and 90% line coloured by verdict, median tick, published rank.
+    ``info`` (one row per city with its verdict, see the page) defaults to the cities of
+    ``ranks`` with no verdict."""
+    if info is None:
+        info = default_info(ranks)
     present = list(dict.fromkeys(ranks["lens"]))
     df = ranks.drop(columns=[c for c in ("name_en", "published_rank", "nominal_rank",
                                          "published_tier", "reasons") if c in ranks])

@@ -76,9 +76,13 @@ TABLE_SCRIPT = """
     b.addEventListener('click', () => {
       verdict = b.dataset.filterVerdict;
       apply();
+      try { history.replaceState(null, '', '#verdict=' + verdict); } catch (e) { /* file: */ }
       if (b.classList.contains('tile')) document.getElementById('verdicts').scrollIntoView();
     });
   }
+  // a link to the page can carry the filter: index.html#verdict=weight-sensitive
+  const m = /verdict=([a-z-]+)/.exec(location.hash);
+  if (m) verdict = m[1];
   document.getElementById('verdict-search').addEventListener('input', (e) => {
     text = e.target.value.trim().toLowerCase();
     apply();
@@ -151,6 +155,7 @@ th[aria-sort="ascending"]::after { content: " ▲"; }
 th[aria-sort="descending"]::after { content: " ▼"; }
 td.reasons { min-width: 24em; font-size: .92em; }
 td.city { white-space: nowrap; }
+td.alternative { min-width: 11em; }
 td.erratum { font-weight: bold; }
 .chip { display: inline-block; padding: 0 .45em; border-radius: 3px; white-space: nowrap; }
 .controls { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; margin: .6em 0; }

@@ -123,7 +123,8 @@ class MonteCarloResult(Result):
         """Rank uncertainty, one row per unit (unconfigured Altair chart)."""
         from cityindex.report import charts
 
-        return charts.rank_uncertainty(self.ranks(), self.dataset, extremes)
+        return charts.rank_uncertainty(self.ranks(), None, self.dataset.spec.tiers,
+                                       charts.extremes_ranges(extremes))
 
 
 def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int | None = None,

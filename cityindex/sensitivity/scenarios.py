@@ -124,7 +124,14 @@ class ScenariosResult(Result):
                                               for k, g in per},
         }
 
-    def chart(self, ranks: pd.DataFrame | None = None):
+    def chart(self, info: pd.DataFrame | None = None):
+        """Each city's rank under each alternative (``info``: the page's city rows)."""
         from cityindex.report import charts
 
-        return charts.scenario_dots(self.frame, ranks)
+        if info is None:
+            f = self.frame[self.frame["kind"] == "baseline"]
+            info = charts.default_info(f.assign(
+                name_en=[self.dataset.label(u).removeprefix(u).strip() for u in f["unit"]],
+                nominal_rank=f["rank"]))
+        return charts.scenario_dots(self.frame, info, self.dataset.spec.tiers,
+                                    self.dataset.spec)
