@@ -147,7 +147,9 @@ ul.lenses li { margin-bottom: .4em; }
                         max-width: calc(100vw - 2em); }
 .chart .vega-bind-name { font-weight: bold; }
 table { border-collapse: collapse; font-size: .82em; }
-#verdict-table { width: 100%; }
+#verdict-table { width: 100%; border-collapse: separate; border-spacing: 0; }
+#verdict-table td, #verdict-table th { border-width: 0 1px 1px 0; }
+#verdict-table tr > :first-child { border-left-width: 1px; }
 td, th { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; }
 th { background: #f4f6f8; position: sticky; top: 0; }
 table.sortable th { cursor: pointer; }
@@ -155,6 +157,9 @@ th[aria-sort="ascending"]::after { content: " ▲"; }
 th[aria-sort="descending"]::after { content: " ▼"; }
 td.reasons { min-width: 24em; font-size: .92em; }
 td.city { white-space: nowrap; }
+#verdict-table td.city, #verdict-table th:nth-child(2) { position: sticky; left: 0;
+  background: #fff; z-index: 1; }
+#verdict-table th:nth-child(2) { background: #f4f6f8; z-index: 2; }
 td.alternative { min-width: 11em; }
 td.erratum { font-weight: bold; }
 .chip { display: inline-block; padding: 0 .45em; border-radius: 3px; white-space: nowrap; }
