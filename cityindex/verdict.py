@@ -120,10 +120,10 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
         t = r["published_tier"]
         out = []
         if weight_sensitive[i]:
-            where = (f"exact best–worst rank {r['era_best']}–{r['era_worst']}"
-                     if extremes is not None else "no exact bounds computed")
+            where = (f"; exact best–worst rank {r['era_best']}–{r['era_worst']} leaves tier {t}"
+                     if extremes is not None else " (exact bounds not computed)")
             out.append(f"weights: P(stays in tier {t}) = {r['weights_p_published_tier']:.3f} "
-                       f"< {tier_probability:g}; {where} leaves tier {t}")
+                       f"< {tier_probability:g}{where}")
         if noise_limited[i]:
             out.append(f"noise: 95% simultaneous rank confidence set {r['noise_lower']}–"
                        f"{r['noise_upper']} crosses a tier boundary")
