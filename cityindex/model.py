@@ -20,6 +20,10 @@ from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMA
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
 SOBOL_WEIGHTS = ("nodes", "grouped")
+# The index's own construction (the ``weights`` lens): the published normalisation and each
+# node's own aggregation from the spec; the one place the lenses read it from.
+OWN_NORMALISATIONS = ("published",)
+OWN_AGGREGATIONS = ("published",)
 
 # Counts beyond these are refused unless ``allow_large=True`` ([run] allow_large = true): a
 # Monte-Carlo run of 10^9 scenarios already takes about an hour (at ~350k scenarios/s), and
@@ -153,12 +157,17 @@ class RankCISettings:
 @dataclass(frozen=True)
 class SobolSettings:
     """Sobol' indices of every rank: base sample ``n`` (a power of two), bootstrap
-    resamples, node or grouped weight factors, the leave-one-out trigger."""
+    resamples, node or grouped weight factors, the leave-one-out trigger and the probability
+    ``leave_one_out_none`` that it drops no indicator (the rest is split equally among the
+    indicators). With equal odds over "none" and each of D indicators the trigger drops one
+    in D of D + 1 draws and dominates every rank's variance by construction; 0.5 says "the
+    published indicator set is as likely as all the others together"."""
 
     n: int = 2**14
     n_boot: int = 200
     weights: str = "nodes"
     leave_one_out: bool = True
+    leave_one_out_none: float = 0.5
 
     def __post_init__(self) -> None:
         _integer(self.n, "sobol.n", "[sobol].n", "a power of two >= 4 (Sobol' sequence)",
@@ -167,6 +176,9 @@ class SobolSettings:
                  lambda v: v >= 10)
         _choice(self.weights, "sobol.weights", "[sobol].weights", SOBOL_WEIGHTS)
         _flag(self.leave_one_out, "sobol.leave_one_out", "[sobol].leave_one_out")
+        _set(self, "leave_one_out_none", _number(
+            self.leave_one_out_none, "sobol.leave_one_out_none", "[sobol].leave_one_out_none",
+            "a probability in [0, 1)", lambda v: 0 <= v < 1))
 
     @property
     def grouped(self) -> bool:
@@ -208,6 +220,66 @@ class ResampleSettings:
                  "an integer >= 2", lambda v: v >= 2)
 
 
+def _probabilities(value: object, argument: str, key: str, allowed: tuple[str, ...]
+                   ) -> Mapping[str, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or not value:
+        _fail(argument, key, value, f"a table {{ choice = probability }} over {list(allowed)}")
+    out = {}
+    for k, p in value.items():  # type: ignore[union-attr]
+        if k not in allowed:
+            raise ModelError(argument, f"{key}.{k}", f"unknown choice {k!r}",
+                             f"one of {list(allowed)}")
+        out[k] = _number(p, f"{argument}[{k!r}]", f"{key}.{k}", "a probability in [0, 1]",
+                         lambda v: 0 <= v <= 1)
+    total = sum(out.values())
+    if abs(total - 1.0) > 1e-9:
+        _fail(argument, key, value, f"probabilities summing to 1 (they sum to {total:.6g})")
+    return MappingProxyType({k: out[k] for k in allowed if k in out})
+
+
+@dataclass(frozen=True)
+class ConstructionSettings:
+    """The ``construction`` lens's optional Monte Carlo: nominal weights, and each scenario
+    draws a normalisation and an aggregation with the stated probabilities (default: equal
+    odds over the model's choices) and, with probability ``leave_one_out``, leaves one
+    indicator out (each equally likely). ``samples`` defaults to the model's."""
+
+    samples: int | None = None
+    normalisation: Mapping[str, float] | None = None
+    aggregation: Mapping[str, float] | None = None
+    leave_one_out: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.samples is not None:
+            _integer(self.samples, "construction.samples", "[construction].samples",
+                     "a positive integer", lambda v: v >= 1)
+        _set(self, "normalisation", _probabilities(
+            self.normalisation, "construction.normalisation", "[construction].normalisation",
+            NORMALISATION_CHOICES))
+        _set(self, "aggregation", _probabilities(
+            self.aggregation, "construction.aggregation", "[construction].aggregation",
+            AGGREGATION_CHOICES))
+        _set(self, "leave_one_out", _number(
+            self.leave_one_out, "construction.leave_one_out", "[construction].leave_one_out",
+            "a probability in [0, 1]", lambda v: 0 <= v <= 1))
+
+
+@dataclass(frozen=True)
+class CombinedSettings:
+    """The ``combined`` lens: the JRC-style joint Monte Carlo of the weight model with every
+    normalisation and aggregation the model lists (run only when it lists an alternative).
+    ``samples`` defaults to the model's."""
+
+    samples: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.samples is not None:
+            _integer(self.samples, "combined.samples", "[combined].samples",
+                     "a positive integer", lambda v: v >= 1)
+
+
 @dataclass(frozen=True)
 class UncertaintyModel:
     """The uncertain choices behind an index and the analyses to run on them.
@@ -225,7 +297,7 @@ class UncertaintyModel:
     aggregations: tuple[str, ...] = ("published",)
     geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
     samples: int = 100_000
-    rank_width: int = 10
+    rank_width: int | None = None
     tier_probability: float = 0.90
     leave_one_out: bool = False
     sobol: SobolSettings | None = None
@@ -234,6 +306,8 @@ class UncertaintyModel:
     noise: NoiseSettings | None = None
     rank_ci: RankCISettings = field(default_factory=RankCISettings)
     resample: ResampleSettings | None = None
+    construction: ConstructionSettings | None = None
+    combined: CombinedSettings | None = field(default_factory=CombinedSettings)
     allow_large: bool = False
 
     def __post_init__(self) -> None:
@@ -253,15 +327,19 @@ class UncertaintyModel:
                                                "a non-negative number", lambda v: v >= 0))
         _integer(self.samples, "samples", "[run].samples", "a positive integer",
                  lambda v: v >= 1)
-        _integer(self.rank_width, "rank_width", "[flags].rank_width", "a positive integer",
-                 lambda v: v >= 1)
+        if self.rank_width is not None:
+            _integer(self.rank_width, "rank_width", "[flags].rank_width",
+                     "a positive integer (or unset: fragile when the 90% interval crosses a "
+                     "tier boundary)", lambda v: v >= 1)
         _set(self, "tier_probability", _number(self.tier_probability, "tier_probability",
                                                "[flags].tier_probability", "a number in (0, 1]",
                                                lambda v: 0 < v <= 1))
         _flag(self.leave_one_out, "leave_one_out", "[leave_one_out].enabled")
         for name, kind in (("sobol", SobolSettings), ("extremes", ExtremesSettings),
                            ("importance", ImportanceSettings), ("noise", NoiseSettings),
-                           ("rank_ci", RankCISettings), ("resample", ResampleSettings)):
+                           ("rank_ci", RankCISettings), ("resample", ResampleSettings),
+                           ("construction", ConstructionSettings),
+                           ("combined", CombinedSettings)):
             value = getattr(self, name)
             if value is True:  # "on, with default settings"
                 _set(self, name, kind())
@@ -293,6 +371,31 @@ class UncertaintyModel:
             return None
         return self.delta if self.extremes.delta is None else self.extremes.delta
 
+    @property
+    def has_alternatives(self) -> bool:
+        """Does the model list a normalisation or aggregation besides the index's own?"""
+        return (tuple(self.normalisations) != OWN_NORMALISATIONS
+                or tuple(self.aggregations) != OWN_AGGREGATIONS)
+
+    @property
+    def combined_samples(self) -> int:
+        c = self.combined
+        return self.samples if c is None or c.samples is None else c.samples
+
+    @property
+    def construction_samples(self) -> int:
+        c = self.construction
+        return self.samples if c is None or c.samples is None else c.samples
+
+    @property
+    def construction_probabilities(self) -> tuple[Mapping[str, float], Mapping[str, float]]:
+        """(normalisation, aggregation) probabilities of the construction Monte Carlo: the
+        stated ones, else equal odds over the model's choices."""
+        c = self.construction or ConstructionSettings()
+        norm = c.normalisation or {m: 1 / len(self.normalisations) for m in self.normalisations}
+        agg = c.aggregation or {a: 1 / len(self.aggregations) for a in self.aggregations}
+        return MappingProxyType(dict(norm)), MappingProxyType(dict(agg))
+
     def replace(self, **changes) -> UncertaintyModel:
         """A copy with some fields changed (validated like a new model)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -313,7 +416,8 @@ class UncertaintyModel:
             "leave_one_out": {"enabled": self.leave_one_out},
             "sobol": ({"enabled": True, "n": self.sobol.n, "n_boot": self.sobol.n_boot,
                        "weights": self.sobol.weights,
-                       "leave_one_out": self.sobol.leave_one_out}
+                       "leave_one_out": self.sobol.leave_one_out,
+                       "leave_one_out_none": self.sobol.leave_one_out_none}
                       if self.sobol else {"enabled": False}),
             "extremes": ({"enabled": True, "delta": self.extremes_delta}
                          if self.extremes else {"enabled": False}),
@@ -327,4 +431,13 @@ class UncertaintyModel:
                         if self.noise else {"enabled": False}),
             "resample": ({"enabled": True, "replicates": self.resample.replicates}
                          if self.resample else {"enabled": False}),
+            "construction": (
+                {"montecarlo": True, "samples": self.construction_samples,
+                 "normalisation": dict(self.construction_probabilities[0]),
+                 "aggregation": dict(self.construction_probabilities[1]),
+                 "leave_one_out": self.construction.leave_one_out}
+                if self.construction else {"montecarlo": False}),
+            "combined": ({"enabled": True, "samples": self.combined_samples,
+                          "runs": self.has_alternatives}
+                         if self.combined else {"enabled": False}),
         }

@@ -17,13 +17,15 @@ import numpy as np
 class Stream(IntEnum):
     """Named streams; the numbers are part of the output's identity, never reuse one."""
 
-    MONTECARLO = 0          # weight scenarios of the Monte Carlo
+    MONTECARLO = 0          # the combined lens: weights x normalisations x aggregations
     NOISE = 1               # measurement-noise bootstrap, nominal weights
     RESAMPLE = 2            # unit resampling
     NOISE_WEIGHTS = 3       # measurement noise and weights together
     SOBOL_NOISE = 4         # the noisy copies behind the Sobol' noise trigger
     RANK_CI = 5             # parametric bootstrap of the rank confidence sets
-    EXTREMES = 6            # weight draws behind sampled (inner) rank bounds
+    WEIGHTS = 6             # the weights lens: weight scenarios at the index's own construction
+    CONSTRUCTION = 7        # the construction lens's Monte Carlo
+    EXTREMES = 8            # weight draws behind sampled (inner) rank bounds
 
 
 def block_rng(seed: int, stream: Stream, block: int = 0) -> np.random.Generator:

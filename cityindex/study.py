@@ -18,7 +18,6 @@ import pandas as pd
 from cityindex.audit import ReproductionResult, audit
 from cityindex.data import Dataset
 from cityindex.errors import ModelError, RunFileError
-from cityindex.fragile import fragile_table
 from cityindex.model import (
     ExtremesSettings,
     ImportanceSettings,
@@ -34,9 +33,11 @@ from cityindex.sensitivity.extremes import ExtremesResult
 from cityindex.sensitivity.importance import ImportanceResult, check_bandwidth
 from cityindex.sensitivity.index_sobol import SobolResult
 from cityindex.sensitivity.leave_one_out import LeaveOneOutResult
+from cityindex.sensitivity.lens import LENSES, stack
 from cityindex.sensitivity.montecarlo import MonteCarloResult, method_notes, run_montecarlo
 from cityindex.sensitivity.noise import NoiseResult, ResampleResult, check_noise_models
 from cityindex.sensitivity.scenarios import ScenariosResult
+from cityindex.verdict import fragile_table, headlines, verdict_counts, verdict_table
 
 Progress = Callable[[str, int, int], None]
 
@@ -44,7 +45,8 @@ Progress = Callable[[str, int, int], None]
 TABLE_ORDER = ("reproduction", "indicator_profile", "ranks", "acceptability", "groups",
                "leave_one_out", "sobol", "sobol_convergence", "extremes", "dominance",
                "dominance_summary", "importance", "coherence", "noise", "rank_ci", "resample",
-               "scenarios", "fragile")
+               "scenarios", "verdicts", "fragile")
+MONTECARLO_LENSES = ("weights", "construction", "combined")
 # Progress labels of the stages that report no count of their own (start and end only).
 STAGE_LABELS = {"reproduction": "Reproduction audit", "leave_one_out": "Leave one out",
                 "sobol": "Sobol' indices", "extremes": "Exact best/worst ranks (MILP)",
@@ -121,20 +123,25 @@ class Study:
         """Do the published numbers follow from the published method?"""
         return audit(self.dataset)
 
-    def montecarlo(self, samples: int | None = None) -> MonteCarloResult:
-        """Monte Carlo over the model's weights, normalisations and aggregations."""
-        model = self.model if samples is None else self.model.replace(samples=samples)
-        return run_montecarlo(self.dataset, model, self.seed, chunk_blocks=self.chunk_blocks,
-                              workers=self.workers, progress=self._progress("Monte Carlo"))
+    def montecarlo(self, samples: int | None = None, lens: str = "weights"
+                   ) -> MonteCarloResult:
+        """Monte Carlo of one lens: ``"weights"`` (the model's weights at the index's own
+        normalisation and aggregation — the headline), ``"construction"`` (nominal weights,
+        alternatives drawn with the model's construction probabilities) or ``"combined"``
+        (weights x every normalisation and aggregation the model lists, as JRC audits do)."""
+        if lens not in MONTECARLO_LENSES:
+            raise ValueError(f"lens must be one of {list(MONTECARLO_LENSES)}; got {lens!r}")
+        return run_montecarlo(self.dataset, self.model, self.seed, samples=samples,
+                              chunk_blocks=self.chunk_blocks, workers=self.workers,
+                              progress=self._progress(f"Monte Carlo ({lens})"), lens=lens)
 
     def leave_one_out(self) -> LeaveOneOutResult:
         """Each indicator left out in turn, nominal weights."""
         return LeaveOneOutResult(self.dataset)
 
-    def scenarios(self, leave_one_out: LeaveOneOutResult | None = None) -> ScenariosResult:
+    def scenarios(self) -> ScenariosResult:
         """Named alternative constructions side by side."""
-        loo = leave_one_out.frame if leave_one_out is not None else None
-        return ScenariosResult(self.dataset, self.model.geometric_offset, loo)
+        return ScenariosResult(self.dataset, self.model.geometric_offset)
 
     def sobol(self, n: int | None = None, n_boot: int | None = None) -> SobolResult:
         """Sobol' indices of every rank (factors: node weights, normalisation and
@@ -142,7 +149,7 @@ class Study:
         base = self.model.sobol or SobolSettings()
         settings = SobolSettings(n if n is not None else base.n,
                                  n_boot if n_boot is not None else base.n_boot,
-                                 base.weights, base.leave_one_out)
+                                 base.weights, base.leave_one_out, base.leave_one_out_none)
         return SobolResult(self.dataset, self.model, settings, self.seed)
 
     def extremes(self, delta: float | None = None) -> ExtremesResult:
@@ -204,20 +211,30 @@ class Study:
             return results[name]
 
         step("reproduction", self.reproduce)
-        step("montecarlo", self.montecarlo)
-        loo = step("leave_one_out", self.leave_one_out) if m.leave_one_out else None
-        if m.sobol:
-            step("sobol", self.sobol)
+        # the weights lens: Monte Carlo and exact extremes at the index's own construction
+        step("weights", lambda: self.montecarlo(lens="weights"))
         if m.extremes:
             step("extremes", self.extremes)
-        if m.importance:
-            step("importance", self.importance)
+        # the construction lens: named alternatives, and a Monte Carlo when asked
+        if m.leave_one_out:
+            step("leave_one_out", self.leave_one_out)
+        step("scenarios", self.scenarios)
+        if m.construction:
+            step("construction", lambda: self.montecarlo(lens="construction"))
+        # the noise and sample lenses
         if m.noise:
             noise = step("noise", self.noise)
             step("rank_ci", lambda: self.rank_ci(noise=noise))
         if m.resample:
             step("resample", self.resample)
-        step("scenarios", lambda: self.scenarios(loo))
+        # the combined lens: the JRC-style joint run, when the model lists alternatives
+        if m.combined is not None and m.has_alternatives:
+            step("combined", lambda: self.montecarlo(lens="combined"))
+        # explanation across lenses
+        if m.sobol:
+            step("sobol", self.sobol)
+        if m.importance:
+            step("importance", self.importance)
         return AuditResult(self, results, timings)
 
 
@@ -233,22 +250,38 @@ class AuditResult:
     def __getitem__(self, name: str) -> Result:
         return self.results[name]
 
-    def fragile(self) -> pd.DataFrame:
-        """fragile.csv: every unit flagged by any analysis, with its reasons."""
+    def lenses(self) -> list[str]:
+        """The lenses this run computed, in :data:`LENSES` order."""
+        have = {"weights": "weights" in self.results,
+                "construction": "scenarios" in self.results or "construction" in self.results,
+                "noise": "noise" in self.results, "sample": "resample" in self.results,
+                "combined": "combined" in self.results}
+        return [lens for lens in LENSES if have[lens]]
+
+    def verdicts(self) -> pd.DataFrame:
+        """verdicts.csv: one verdict per unit (see :mod:`cityindex.verdict`)."""
         r = self.results
-        ext = r["extremes"].frame if "extremes" in r else None
-        sob = r["sobol"].indices if "sobol" in r else None
-        ci = r["rank_ci"].frame if "rank_ci" in r else None
-        noise = r["noise"].frame if "noise" in r else None
-        return fragile_table(self.study.dataset, r["montecarlo"].ranks(), ext, sob, ci, noise,
-                             self.study.model.rank_width)
+        return verdict_table(
+            self.study.dataset, r["weights"].ranks(), self.study.model.tier_probability,
+            extremes=r["extremes"].frame if "extremes" in r else None,
+            rank_ci=r["rank_ci"].frame if "rank_ci" in r else None,
+            scenarios=r["scenarios"].worst() if "scenarios" in r else None,
+            reproduction=r["reproduction"].table())
+
+    def fragile(self) -> pd.DataFrame:
+        """fragile.csv: the units whose verdict is not robust."""
+        return fragile_table(self.verdicts())
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Every table, keyed by output file stem, in output order."""
+        """Every table, keyed by output file stem, in output order. ranks, acceptability and
+        groups hold one block of rows per lens (a ``lens`` column)."""
         found: dict[str, pd.DataFrame] = {}
         for result in self.results.values():
             found.update(result.tables())
-        found["fragile"] = self.fragile()
+        found.update(stack([r.distribution() for r in self.results.values()
+                            if hasattr(r, "distribution")]))
+        found["verdicts"] = self.verdicts()
+        found["fragile"] = fragile_table(found["verdicts"])
         return {k: found[k] for k in TABLE_ORDER if k in found}
 
     def run_record(self) -> dict:
@@ -259,28 +292,68 @@ class AuditResult:
                 "data": s.dataset.folder.name, "seed": s.seed, "samples": s.model.samples,
                 **s.model.to_dict()}
 
+    def lens_summaries(self) -> dict[str, dict]:
+        """summary.json's per-lens sections (without the headline sentences)."""
+        r = self.results
+        out: dict[str, dict] = {}
+        if "weights" in r:
+            out["weights"] = {"montecarlo": r["weights"].summary()}
+            if "extremes" in r:
+                out["weights"]["extremes"] = r["extremes"].summary()
+        if "scenarios" in r:
+            out["construction"] = {"alternatives": r["scenarios"].summary()}
+            if "leave_one_out" in r:
+                out["construction"]["leave_one_out"] = r["leave_one_out"].summary()
+            if "construction" in r:
+                out["construction"]["montecarlo"] = r["construction"].summary()
+        if "noise" in r:
+            out["noise"] = {"bootstrap": r["noise"].summary()}
+            if "rank_ci" in r:
+                out["noise"]["rank_ci"] = r["rank_ci"].summary()
+        if "resample" in r:
+            out["sample"] = {"resample": r["resample"].summary()}
+        if "combined" in r:
+            out["combined"] = {"montecarlo": r["combined"].summary()}
+        return out
+
     def summary(self, tables: dict[str, pd.DataFrame] | None = None) -> dict:
-        """summary.json: the run, the dataset, the method, and each analysis's summary."""
+        """summary.json: the run, the dataset, the method, one section per lens (each with
+        its headline sentence), the verdicts, and the analyses that explain across lenses."""
         s, r = self.study, self.results
         ds = s.dataset
+        verdicts = (tables or {}).get("verdicts")
+        verdicts = self.verdicts() if verdicts is None else verdicts
+        lenses = self.lens_summaries()
+        rank_ci = r["rank_ci"].frame if "rank_ci" in r else None
+        sentences = headlines(ds, s.model, lenses, verdicts, rank_ci)
+        for lens, text in sentences.items():
+            if lens in lenses:
+                lenses[lens] = {"headline": text, **lenses[lens]}
+        counts = verdict_counts(verdicts)
         out = {
             "run": self.run_record(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
+                        "unit_noun": getattr(ds.spec, "units", "units"),
                         "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
             "method": method_notes(s.model, s.seed),
+            "verdicts": {
+                "headline": sentences["verdicts"],
+                "counts": counts,
+                "by_published_tier": {
+                    str(t): {v: int(((verdicts.verdict == v)
+                                     & (verdicts.published_tier == t)).sum())
+                             for v in counts}
+                    for t in range(1, len(ds.spec.tiers) + 1)},
+                "weight_sensitive_units": list(
+                    verdicts.loc[verdicts.verdict == "weight-sensitive", "unit"]),
+                "erratum_units": list(verdicts.loc[verdicts.erratum, "unit"]),
+            },
+            "lenses": lenses,
             "reproduction": r["reproduction"].summary(),
-            "montecarlo": r["montecarlo"].summary(),
         }
-        for name in ("leave_one_out", "sobol", "noise", "extremes", "importance"):
+        for name in ("sobol", "importance"):
             if name in r:
                 out[name] = r[name].summary()
-        if "rank_ci" in r:
-            out["noise"]["rank_ci"] = r["rank_ci"].summary()
-        fragile = (tables or {}).get("fragile")
-        fragile = self.fragile() if fragile is None else fragile
-        out["fragile"] = {"cities": len(fragile),
-                          "by_published_tier": {str(t): int((fragile.published_tier == t).sum())
-                                                for t in range(1, len(ds.spec.tiers) + 1)}}
         return out
 
     def report_files(self, tables: dict[str, pd.DataFrame] | None = None,

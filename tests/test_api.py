@@ -159,5 +159,5 @@ def test_cli_run_equals_library_run(tmp_path):
     for stem, frame in tables.items():
         on_disk = (tmp_path / "cli" / f"{stem}.csv").read_bytes()
         assert csv_bytes(frame) == on_disk, stem
-    assert audit.summary()["montecarlo"]["scenarios"] == 4096
-    assert np.array_equal(audit["montecarlo"].nominal_rank, ci.nominal_ranks(audit.study.dataset))
+    assert audit.summary()["lenses"]["weights"]["montecarlo"]["scenarios"] == 4096
+    assert np.array_equal(audit["weights"].nominal_rank, ci.nominal_ranks(audit.study.dataset))

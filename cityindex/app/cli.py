@@ -45,15 +45,11 @@ def _headline(out: Path, seconds: float) -> str:
     line = f"cityindex: wrote {out}{os.sep} in {seconds:.1f} s"
     try:
         s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        mc = s["montecarlo"]
-        parts = [f"{s['dataset']['units']} units", f"{mc['scenarios']:,} scenarios",
-                 f"{mc['rank_fragile']} ranks fragile",
-                 f"{mc['tier_fragile']} tier placements fragile"]
-        if "extremes" in s:
-            parts.append(f"{s['extremes']['tier_guaranteed']} tiers guaranteed")
-        if "noise" in s and "rank_ci" in s["noise"]:
-            parts.append(f"{s['noise']['rank_ci']['tier_certain']} tiers certain under noise")
-        parts.append(f"{s['reproduction']['inconsistencies']} inconsistencies in the report")
+        weights = s["lenses"]["weights"]["montecarlo"]
+        parts = [f"{s['dataset']['units']} units",
+                 f"{weights['scenarios']:,} weight scenarios",
+                 ", ".join(f"{n} {v}" for v, n in s["verdicts"]["counts"].items()),
+                 f"{s['reproduction']['inconsistencies']} inconsistencies in the report"]
         return f"{line}: " + ", ".join(parts)
     except (OSError, ValueError, KeyError, TypeError):
         return line

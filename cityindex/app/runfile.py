@@ -9,16 +9,23 @@ Schema (a contract: extend, don't change)::
     [weights]        model = uniform | dirichlet | simplex | fixed; delta; concentration
     [normalisation]  choices = [published | minmax | zscore | rank, ...]
     [aggregation]    choices = [arithmetic | geometric, ...]; geometric_offset
-    [flags]          rank_width, tier_probability
+    [flags]          rank_width (optional; unset: a rank is fragile when its 90% interval
+                     crosses a tier boundary), tier_probability
     [leave_one_out]  enabled
     [sobol]          enabled, n (power of two), n_boot, weights = "nodes" | "grouped",
-                     leave_one_out (include the leave-one-out trigger factor)
+                     leave_one_out (include the leave-one-out trigger factor),
+                     leave_one_out_none (probability that the trigger drops nothing)
     [extremes]       enabled, delta (default: [weights].delta)
     [importance]     enabled, bandwidth (LOWESS frac)
     [noise]          replicates; <indicator> = { model = none|rounding|grid|normal|lognormal,
                      sd, cv }
     [resample]       enabled, replicates
     [rank_ci]        coverage, n_boot (confidence sets from the [noise] covariance)
+    [construction]   montecarlo (the construction lens's Monte Carlo), samples,
+                     normalisation = { choice = probability, ... }, aggregation = { ... },
+                     leave_one_out (probability of leaving one indicator out)
+    [combined]       enabled (default true: runs when [normalisation]/[aggregation] list an
+                     alternative), samples
 
 Unknown sections and keys are errors naming the closest known one. Values are checked by the
 model itself (:mod:`cityindex.model`), so a run file and Python give the same message.
@@ -34,6 +41,8 @@ from pathlib import Path
 
 from cityindex.errors import ModelError, RunFileError
 from cityindex.model import (
+    CombinedSettings,
+    ConstructionSettings,
     ExtremesSettings,
     ImportanceSettings,
     NoiseModel,
@@ -51,12 +60,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "aggregation": ("choices", "geometric_offset"),
     "flags": ("rank_width", "tier_probability"),
     "leave_one_out": ("enabled",),
-    "sobol": ("enabled", "n", "n_boot", "weights", "leave_one_out"),
+    "sobol": ("enabled", "n", "n_boot", "weights", "leave_one_out", "leave_one_out_none"),
     "extremes": ("enabled", "delta"),
     "importance": ("enabled", "bandwidth"),
     "noise": ("replicates",),           # plus one key per indicator, checked against the spec
     "resample": ("enabled", "replicates"),
     "rank_ci": ("coverage", "n_boot"),
+    "construction": ("montecarlo", "samples", "normalisation", "aggregation", "leave_one_out"),
+    "combined": ("enabled", "samples"),
 }
 NOISE_KEYS = ("model", "sd", "cv")
 
@@ -190,6 +201,24 @@ def _model(raw: dict, run: dict, name: str) -> UncertaintyModel:
     res = _table(raw, "resample", name)
     if _enabled(res, "resample", name):
         kw["resample"] = ResampleSettings(**{k: v for k, v in res.items() if k != "enabled"})
+    con = _table(raw, "construction", name)
+    on = con.get("montecarlo", False)
+    if not isinstance(on, bool):
+        raise RunFileError(f"{name} [construction].montecarlo", f"found {on!r}", "true or false")
+    extra = sorted(set(con) - {"montecarlo"})
+    if extra and not on:
+        raise RunFileError(f"{name} [construction]", f"settings {extra} without montecarlo = true",
+                           "montecarlo = true to run the construction Monte Carlo (the named "
+                           "alternatives always run)")
+    if on:
+        kw["construction"] = ConstructionSettings(**{k: v for k, v in con.items()
+                                                     if k != "montecarlo"})
+    comb = _table(raw, "combined", name)
+    enabled = comb.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RunFileError(f"{name} [combined].enabled", f"found {enabled!r}", "true or false")
+    kw["combined"] = (CombinedSettings(**{k: v for k, v in comb.items() if k != "enabled"})
+                      if enabled else None)
     ci = _table(raw, "rank_ci", name)
     if "noise" in raw:
         kw["noise"] = _noise(_table(raw, "noise", name), name)

@@ -1,11 +1,24 @@
-"""Assemble the audit page from the run's tables (called by the runner)."""
+"""Assemble the audit page from the run's tables and summary (called by the runner)."""
 
 from __future__ import annotations
 
+import html
+
+import numpy as np
 import pandas as pd
 
 from cityindex.report import charts
+from cityindex.report.labels import (
+    LENS_SHORT,
+    VERDICT_TEXT,
+    factor_label,
+    group_kind_label,
+    group_value_labels,
+    node_label,
+    scenario_label,
+)
 from cityindex.report.page import _table, build_page, export_static
+from cityindex.sensitivity.lens import LENSES
 
 CITATIONS = [
     "Saisana, Saltelli & Tarantola (2005). Uncertainty and sensitivity analysis techniques as "
@@ -23,98 +36,306 @@ CITATIONS = [
     "Studies 91(1); Hall & Miller (2009). Annals of Statistics 37(6).",
     "Efron (1979). Bootstrap methods: another look at the jackknife. Annals of Statistics 7.",
 ]
+VERDICT_LENS_NOTE = {"weight-sensitive": "lens: weights", "noise-limited": "lens: noise",
+                     "construction-sensitive": "lens: construction",
+                     "robust": "no lens flags it"}
+
+
+def city_info(ds, ranks: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[pd.DataFrame,
+                                                                        dict[str, str]]:
+    """One row per unit with what every tooltip shows (city label, published and recomputed
+    rank, verdict) and one readable column per grouping; returns the frame and
+    {column: grouping title}."""
+    w = ranks[ranks["lens"] == "weights"].set_index("unit") if "lens" in ranks else \
+        ranks.set_index("unit")
+    v = verdicts.set_index("unit")
+    info = pd.DataFrame({"unit": ds.units})
+    info["city"] = [ds.label(u) for u in ds.units]
+    info["published_rank"] = v.loc[ds.units, "published_rank"].to_numpy()
+    info["published_tier"] = v.loc[ds.units, "published_tier"].to_numpy()
+    info["nominal_rank"] = w.loc[ds.units, "nominal_rank"].to_numpy()
+    info["verdict"] = v.loc[ds.units, "verdict"].to_numpy()
+    info["row"] = info["published_rank"].astype(str).str.zfill(3) + " " + info["city"]
+    columns = {}
+    for kind, g in ds.spec.groups.items():
+        if g.column not in ds.meta.columns:
+            continue
+        labels = group_value_labels(ds, kind)
+        col = f"group_{kind}"
+        info[col] = [labels.get(str(ds.meta.at[u, g.column]), "") if u in ds.meta.index
+                     and str(ds.meta.at[u, g.column]) not in g.exclude else ""
+                     for u in ds.units]
+        columns[col] = group_kind_label(ds.spec, kind)
+    return info, columns
+
+
+def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The grey range each lens draws: exact best-worst ranks (weights), the 95%
+    simultaneous confidence set (noise)."""
+    frames = []
+    if "extremes" in tables:
+        e = tables["extremes"]
+        frames.append(pd.DataFrame({"lens": "weights", "unit": e["unit"],
+                                    "range_lo": e["best"], "range_hi": e["worst"],
+                                    "range_kind": "exact best–worst (ERA)"}))
+    if "rank_ci" in tables:
+        c = tables["rank_ci"]
+        frames.append(pd.DataFrame({"lens": "noise", "unit": c["unit"],
+                                    "range_lo": c["simultaneous_lower"],
+                                    "range_hi": c["simultaneous_upper"],
+                                    "range_kind": "95% simultaneous confidence set"}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _tiles(summary: dict, noun: str) -> str:
+    v = summary["verdicts"]["counts"]
+    total = sum(v.values())
+    thr = summary["run"]["flags"]["tier_probability"]
+    what = {"weight-sensitive": f"tier not guaranteed under the admissible weights and "
+                                f"P(tier) < {thr:g}",
+            "noise-limited": "95% rank confidence set under measurement noise crosses a tier",
+            "construction-sensitive": "a named alternative construction changes the tier",
+            "robust": "none of the three"}
+    parts = []
+    for verdict, n in v.items():
+        parts.append(
+            f"<button type='button' class='tile verdict-{verdict}' "
+            f"data-filter-verdict='{verdict}' title='show these in the verdict table'>"
+            f"<b>{n}</b><span class='name'>{verdict}</span>"
+            f"<span class='lens'>{VERDICT_LENS_NOTE[verdict]}</span>"
+            f"<span class='what'>{html.escape(what[verdict])}</span></button>")
+    parts.append(f"<div class='tile sum'><b>= {total}</b><span class='name'>{noun}</span>"
+                 "<span class='lens'>one verdict each, the first that applies</span></div>")
+    rep = summary["reproduction"]
+    errata = len(summary["verdicts"]["erratum_units"])
+    parts.append(f"<div class='tile audit'><b>{rep['inconsistencies']}</b>"
+                 "<span class='name'>inconsistencies in the report</span>"
+                 "<span class='lens'>reproduction audit (not a lens)</span>"
+                 f"<span class='what'>{errata} {noun} with numbers the audit contradicts "
+                 "(marked “erratum” in the table)</span></div>")
+    return f"<div class='tiles'>{''.join(parts)}</div>"
+
+
+def _headlines(summary: dict) -> str:
+    items = []
+    for lens in LENSES:
+        sec = summary["lenses"].get(lens)
+        if not sec:
+            continue
+        tag = " (headline)" if lens == "weights" else ""
+        items.append(f"<li><b>{html.escape(LENS_SHORT[lens])}{tag}</b>: "
+                     f"{html.escape(sec['headline'])}</li>")
+    return (f"<p class='verdict-line'>{html.escape(summary['verdicts']['headline'])}</p>"
+            f"<ul class='lenses'>{''.join(items)}</ul>")
+
+
+def _cell(value, sort=None, cls: str = "") -> str:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+    if isinstance(text, float):
+        text = f"{text:.3f}"
+    key = html.escape(str(sort if sort is not None else text))
+    c = f" class='{cls}'" if cls else ""
+    return f"<td data-sort='{key}'{c}>{html.escape(str(text))}</td>"
+
+
+def _range(lo, hi) -> tuple[str, float]:
+    if lo is None or pd.isna(lo):
+        return "", np.nan
+    return f"{int(lo)}–{int(hi)}", float(lo) * 1000 + float(hi)
+
+
+def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
+    """The sortable, filterable verdict table (the page's inline script drives it)."""
+    spec = ds.spec
+    head = ["rank", "city", "tier", "verdict", "P(tier) weights", "90% weights",
+            "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
+            "reasons"]
+    numeric = {0, 2, 4, 5, 6, 7, 9}
+    tips = ["published rank", "city", "published tier", "the first that applies (below)",
+            "P(published tier) under the weights lens (Monte Carlo)",
+            "90% rank interval under the weights lens",
+            "exact best and worst rank over every admissible weighting (ERA)",
+            "95% simultaneous rank confidence set under measurement noise",
+            "the named alternative construction that moves it most (nominal weights)",
+            "its rank under that alternative minus the published rank",
+            "the reproduction audit contradicts its published numbers",
+            "every condition that holds, with its numbers"]
+    ths = "".join(f"<th data-type='{'num' if i in numeric else 'text'}' tabindex='0' "
+                  f"title='{html.escape(t)}'>{html.escape(h)}</th>"
+                  for i, (h, t) in enumerate(zip(head, tips)))
+    nominal = dict(zip(info["unit"], info["nominal_rank"]))
+    body = []
+    for r in verdicts.to_dict("records"):
+        city = ds.label(r["unit"])
+        w90, w90s = _range(r["weights_p05"], r["weights_p95"])
+        era, eras = _range(r["era_best"], r["era_worst"])
+        noise, noises = _range(r["noise_lower"], r["noise_upper"])
+        alt = (scenario_label(spec, r["construction_worst"], short=True)
+               if isinstance(r["construction_worst"], str) and r["construction_worst"] else "")
+        shift = r["construction_shift"]
+        search = f"{city} {r['verdict']} {r['reasons']}".lower()
+        body.append(
+            f"<tr data-verdict='{r['verdict']}' data-search='{html.escape(search)}' "
+            f"title='recomputed rank {nominal.get(r['unit'], '')}'>"
+            + _cell(r["published_rank"]) + _cell(city, cls="city")
+            + _cell(r["published_tier"])
+            + f"<td data-sort='{r['verdict']}'><span class='chip verdict-{r['verdict']}'>"
+              f"{r['verdict']}</span></td>"
+            + _cell(float(r["weights_p_published_tier"]))
+            + _cell(w90, w90s) + _cell(era, eras) + _cell(noise, noises)
+            + _cell(alt, cls="alternative") + _cell("" if pd.isna(shift) else f"{int(shift):+d}",
+                                 "" if pd.isna(shift) else abs(int(shift)))
+            + _cell("yes" if r["erratum"] else "", cls="erratum" if r["erratum"] else "")
+            + _cell(r["reasons"], cls="reasons") + "</tr>")
+    buttons = "".join(
+        f"<button type='button' data-filter-verdict='{v}' class='filter verdict-{v}'>"
+        f"{v} ({int((verdicts.verdict == v).sum())})</button>"
+        for v in ("weight-sensitive", "noise-limited", "construction-sensitive", "robust"))
+    legend = "".join(f"<li><span class='chip verdict-{v}'>{v}</span> {html.escape(t)}</li>"
+                     for v, t in VERDICT_TEXT.items())
+    return (
+        "<div class='controls'><button type='button' data-filter-verdict='all' "
+        f"class='filter'>all ({len(verdicts)})</button>{buttons}"
+        "<label>find <input id='verdict-search' type='search' placeholder='city, reason…'>"
+        "</label> <span id='verdict-count'></span></div>"
+        f"<ol class='verdict-legend'>{legend}</ol>"
+        "<div class='table-wrap scroll'><table id='verdict-table' class='sortable'>"
+        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
 
 
 def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: bool = True
                  ) -> dict[str, bytes]:
     """index.html plus (when ``static``) rank_uncertainty.png/.svg, as bytes keyed by file
     name."""
+    spec = ds.spec
+    noun = summary["dataset"].get("unit_noun", "units")
     ranks = tables["ranks"]
-    tiers = ds.spec.tiers
-    meta = ds.meta
-    ext = tables.get("extremes")
-    mc = summary["montecarlo"]
-    headline = [
-        ("cities", str(ds.n_units)),
-        ("ranks fragile (90% MC interval ≥ "
-         f"{summary['run']['flags']['rank_width']} wide)", str(mc["rank_fragile"])),
-        ("tier placements fragile (P < "
-         f"{summary['run']['flags']['tier_probability']})", str(mc["tier_fragile"])),
-    ]
-    if "extremes" in summary:
-        headline.append(("tiers guaranteed under all admissible weights",
-                         str(summary["extremes"]["tier_guaranteed"])))
-    if "noise" in summary:
-        headline.append(("tiers statistically certain under measurement noise (95%)",
-                         str(summary["noise"]["rank_ci"]["tier_certain"])))
-    headline.append(("inconsistencies in the report (errata, text vs tables)",
-                     str(summary["reproduction"]["inconsistencies"])))
-    headline.append(("cities flagged in fragile.csv", str(len(tables["fragile"]))))
-
-    uncertainty = charts.rank_uncertainty(ranks, meta, tiers, ext)
+    tiers = spec.tiers
+    verdicts = tables["verdicts"]
+    info, group_columns = city_info(ds, ranks, verdicts)
+    ranges = lens_ranges(tables)
+    uncertainty = charts.rank_uncertainty(ranks, info, tiers, ranges, group_columns)
+    weights = summary["lenses"]["weights"]
+    one = noun[:-1] if noun.endswith("s") else noun
     sections = [
-        {"title": "Rank uncertainty", "chart": uncertainty,
-         "text": "One row per city in published order. Use the selectors to show one scale "
-                 "class or region. Red rows are fragile (wide interval or P(published tier) "
-                 "below the threshold). Hover for numbers."},
-        {"title": "Tier membership", "chart": charts.tier_probabilities(ranks, len(tiers))},
-        {"title": "Rank acceptability", "chart": charts.acceptability(tables["acceptability"],
-                                                                      ranks)},
+        {"id": "verdicts", "title": f"Verdict for every {one}",
+         "text": "One verdict per city, the first that applies in the order below; reasons "
+                 "list every condition that holds, with its numbers. Click a column to sort, a "
+                 "button to filter.",
+         "html": verdict_table_html(ds, verdicts, info)},
+        {"id": "rank-uncertainty", "title": "Rank uncertainty, one lens at a time",
+         "chart": uncertainty,
+         "text": "Pick a lens. Under the weights lens every scenario is an admissible "
+                 "weighting, so the 90% interval lies inside the grey exact best–worst range; "
+                 "the other lenses perturb other things and their intervals are not "
+                 "comparable with that range (it is not drawn for them). Colour is the "
+                 "city's verdict; filter by verdict or group; hover for the numbers."},
+        {"id": "tiers", "title": "Tier membership",
+         "chart": charts.tier_probabilities(ranks, info, len(tiers))},
     ]
+    if "scenarios" in tables:
+        sections.append({"id": "construction", "title": "Alternative constructions",
+                         "chart": charts.scenario_dots(tables["scenarios"], info, tiers, spec),
+                         "text": summary["lenses"]["construction"]["headline"]})
+    sections.append({"id": "acceptability", "title": "Rank acceptability",
+                     "chart": charts.acceptability(tables["acceptability"], info)})
+    if "groups" in tables and len(tables["groups"]):
+        first = True
+        for kind in spec.groups:
+            if kind not in set(tables["groups"]["group_kind"]):
+                continue
+            sections.append({
+                "id": f"groups-{kind}",
+                "title": "Within-group robustness" if first else "",
+                "text": ("The report's own sub-rankings, with its within-group tiers of "
+                         f"{' / '.join(str(t) for t in spec.groups[kind].tiers)} / rest."
+                         if first else ""),
+                "chart": charts.group_intervals(tables["groups"], info, ds, kind)})
+            first = False
     if "sobol" in tables:
-        sections.append({"title": "Which choice moves which rank (Sobol')",
-                         "chart": charts.sobol_bars(tables["sobol"]),
-                         "text": "Factors: node-weight multipliers, normalisation and "
-                                 "aggregation triggers, leave-one-out trigger."})
-        sections.append({"title": "Total Sobol' index by city",
-                         "chart": charts.sobol_heatmap(tables["sobol"], ranks)})
+        s = summary["sobol"]
+        by_text: dict[str, list[str]] = {}
+        for d in s.get("factor_distributions", []):
+            by_text.setdefault(d["distribution"], []).append(d["factor"])
+        dist = ""
+        for text, factors in by_text.items():
+            if len(factors) > 1 and all(f.startswith("w_") for f in factors):
+                names = ", ".join(node_label(spec, f[2:], short=True) for f in factors)
+                dist += (f"<li><b>each node weight</b> ({len(factors)}: "
+                         f"{html.escape(names)}): {html.escape(text)}</li>")
+            else:
+                dist += "".join(f"<li><b>{html.escape(factor_label(spec, f))}</b>: "
+                                f"{html.escape(text)}</li>" for f in factors)
+        sections.append({"id": "sobol", "title": "Which choice moves which rank (Sobol')",
+                         "chart": charts.sobol_bars(tables["sobol"], spec),
+                         "text": "All factors varied jointly (like the combined lens), each "
+                                 "with the distribution below; indices say which factor a "
+                                 "rank's variance comes from.",
+                         "html": f"<ul class='factors'>{dist}</ul>"})
+        sections.append({"id": "sobol-cities", "title": "",
+                         "chart": charts.sobol_heatmap(tables["sobol"], info, spec)})
     if "importance" in tables:
-        sections.append({"title": "Weights versus importance",
-                         "chart": charts.weights_importance(tables["importance"])})
+        sections.append({"id": "importance", "title": "Weights versus importance",
+                         "chart": charts.weights_importance(tables["importance"], spec)})
     if "coherence" in tables:
         coh = tables["coherence"]
-        flags = coh[coh["flag"] != ""]
-        sections.append({"title": "Statistical coherence",
-                         "chart": charts.correlations(coh),
+        flags = coh[coh["flag"] != ""].copy()
+        for c in ("a", "b"):
+            flags[c] = [node_label(spec, v) if isinstance(v, str) and v in spec.nodes else v
+                        for v in flags[c]]
+        sections.append({"id": "coherence", "title": "Statistical coherence",
+                         "text": "Flagged: problems in the correlation structure (OECD/JRC "
+                                 "Handbook 2008); the full matrix below.",
+                         "chart": charts.correlations(coh, spec),
                          "html": _table(flags, ["kind", "a", "b", "value", "flag"])})
-    if "scenarios" in tables:
-        sections.append({"title": "Alternative constructions",
-                         "chart": charts.scenario_dots(tables["scenarios"], ranks)})
-    if "groups" in tables and len(tables["groups"]):
-        sections.append({"title": "Within-group robustness",
-                         "chart": charts.group_intervals(tables["groups"])})
-    sections.append({"title": "Fragile ranks and tiers (fragile.csv)",
-                     "html": _table(tables["fragile"])})
-    rep = tables["reproduction"]
-    sections.append({"title": "Reproduction audit: every inconsistency found",
+    rep = tables["reproduction"].copy()
+    rep["node"] = [node_label(spec, v, short=True) if v in spec.nodes else v
+                   for v in rep["node"]]
+    sections.append({"id": "reproduction", "title": "Reproduction audit: every inconsistency found",
                      "html": _table(rep, ["check", "unit", "node", "published", "recomputed",
                                           "tolerance", "detail", "source"])})
+    sections.append({"id": "method", "title": "Method and assumptions",
+                     "html": _method_html(summary, weights)})
+    for sec in sections:
+        if sec.get("chart") is not None:
+            sec["chart"] = charts.configure(sec["chart"])
+    title = f"Audit of the {spec.title_en} ({spec.title_zh})"
+    intro = _tiles(summary, noun) + _headlines(summary)
+    out = {"index.html": build_page(title, intro, sections).encode("utf-8")}
+    if static:
+        out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
+    return out
+
+
+def _method_html(summary: dict, weights: dict) -> str:
     method = summary.get("method", {})
-    items = [f"<li><b>{k}</b>: {v}</li>" for k, v in method.items()]
-    if "noise" in summary:
-        items.append(f"<li><b>measurement noise</b>: {summary['noise']['assumptions']}; "
-                     f"models: {summary['run']['noise']['models']}</li>")
-        items.append(f"<li><b>rank confidence sets</b>: "
-                     f"{summary['noise']['rank_ci']['method']}</li>")
+    items = [f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(v))}</li>"
+             for k, v in method.items()]
+    lenses = summary["lenses"]
+    if "noise" in lenses:
+        n = lenses["noise"]
+        items.append(f"<li><b>noise lens</b>: {html.escape(n['bootstrap']['assumptions'])}; "
+                     f"models: {html.escape(str(summary['run']['noise']['models']))}</li>")
+        if "rank_ci" in n:
+            items.append(f"<li><b>rank confidence sets</b>: "
+                         f"{html.escape(n['rank_ci']['method'])}</li>")
+    if "sample" in lenses:
+        items.append(f"<li><b>sample lens</b>: "
+                     f"{html.escape(lenses['sample']['resample']['assumptions'])}</li>")
     if "sobol" in summary:
         s = summary["sobol"]
         items.append(f"<li><b>Sobol'</b>: n = {s['n']}, {s['factors']} factors, "
                      f"{s['evaluations']} evaluations, {s['n_boot']} bootstrap resamples; "
                      f"half-widths above 0.1: {s['ci_half_width_above_0_1']}</li>")
-    if "extremes" in summary:
-        items.append(f"<li><b>extreme ranks</b>: MILP over all weightings with multipliers in "
-                     f"[1 ± {summary['extremes']['delta']}]</li>")
-    items.append(f"<li><b>run</b>: {summary['run']['run_file']} (SHA-256 "
-                 f"{summary['run']['run_file_sha256'][:16]}…), seed {summary['run']['seed']}, "
-                 f"{summary['run']['samples']} Monte-Carlo scenarios</li>")
-    refs = "".join(f"<li>{c}</li>" for c in CITATIONS)
-    sections.append({"title": "Method and assumptions",
-                     "html": f"<ul>{''.join(items)}</ul><h3>References</h3><ol>{refs}</ol>"})
-    for sec in sections:
-        if sec.get("chart") is not None:
-            sec["chart"] = charts.configure(sec["chart"])
-    title = f"Audit of the {ds.spec.title_en} ({ds.spec.title_zh})"
-    out = {"index.html": build_page(title, headline, sections).encode("utf-8")}
-    if static:
-        out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
-    return out
+    if "extremes" in weights:
+        items.append(f"<li><b>exact extreme ranks (ERA)</b>: MILP over all weightings with "
+                     f"multipliers in [1 ± {weights['extremes']['delta']}]</li>")
+    items.append("<li><b>verdicts</b>: " + "; ".join(
+        f"{html.escape(k)}: {html.escape(v)}" for k, v in VERDICT_TEXT.items())
+        + " — the first that applies.</li>")
+    run = summary["run"]
+    sha = (run.get("run_file_sha256") or "")[:16]
+    items.append(f"<li><b>run</b>: {html.escape(str(run['run_file']))} (SHA-256 {sha}…), "
+                 f"seed {run['seed']}, {run['samples']} weights-lens scenarios</li>")
+    refs = "".join(f"<li>{html.escape(c)}</li>" for c in CITATIONS)
+    return f"<ul>{''.join(items)}</ul><h3>References</h3><ol>{refs}</ol>"

@@ -1,238 +1,492 @@
 """Altair chart builders. Each takes tidy tables and returns an *unconfigured* chart, so that
 charts compose (``alt.hconcat(a, b)``); the page applies :func:`configure` once per chart it
-embeds. Nothing here writes files."""
+embeds. Nothing here writes files.
+
+Colour has one meaning per hue on the page: the verdict (Okabe-Ito, colour-blind safe) is the
+main colour of every per-city mark; tiers are shades of blue; heatmaps use sequential schemes
+that share no hue with the verdicts. The published rank is a white diamond with a black
+outline, visible on every bar colour. Charts that show a lens's numbers show one lens at a
+time (a selector, default ``weights``) and name it in the title.
+"""
 
 from __future__ import annotations
+
+import json
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from cityindex.report.labels import (
+    LENS_SHORT,
+    factor_label,
+    group_kind_label,
+    group_value_labels,
+    lens_options,
+    lens_title,
+    node_label,
+    scenario_label,
+)
+
 CJK_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Noto Sans SC, sans-serif"
 ROW = 13  # pixels per city row
-FRAGILE_COLORS = alt.Scale(domain=["fragile", "robust"], range=["#d62728", "#1f77b4"])
+VERDICT_ORDER = ["weight-sensitive", "noise-limited", "construction-sensitive", "robust"]
+VERDICT_COLORS = ["#D55E00", "#CC79A7", "#E69F00", "#8C8C8C"]
+VERDICT_SCALE = alt.Scale(domain=VERDICT_ORDER, range=VERDICT_COLORS)
+TIER_BLUES = ["#08519c", "#4292c6", "#c6dbef", "#eff3ff"]
+RANGE_GREY = "#d0d0d0"
+PUBLISHED_MARK = {"shape": "diamond", "filled": True, "fill": "white", "stroke": "black",
+                  "strokeWidth": 1.2, "size": 42}
+PLOT_WIDTH = 700
 
 
 def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
-    """The page's one configuration (CJK-capable font, no view stroke), applied at the top
-    level only: a configured chart can no longer be concatenated."""
-    return chart.configure(font=CJK_FONT).configure_view(stroke=None)
+    """The page's one configuration (CJK-capable font, no view stroke, left-aligned titles),
+    applied at the top level only: a configured chart can no longer be concatenated."""
+    return (chart.configure(font=CJK_FONT).configure_view(stroke=None)
+            .configure_title(anchor="start", fontSize=14, subtitleFontSize=11,
+                             subtitleColor="#444")
+            .configure_legend(orient="top", direction="horizontal", titleOrient="left",
+                              labelLimit=260, titleLimit=420))
 
 
-def _labels(ranks: pd.DataFrame) -> pd.Series:
-    return ranks["published_rank"].astype(str).str.zfill(3) + " " + ranks["unit"] + " " + \
-        ranks["name_en"].fillna("")
+def city_tooltips(extra: list | None = None) -> list:
+    """The fields every per-city tooltip starts with."""
+    return [alt.Tooltip("city:N", title="city"),
+            alt.Tooltip("published_rank:Q", title="published rank"),
+            alt.Tooltip("nominal_rank:Q", title="recomputed rank (nominal)"),
+            alt.Tooltip("verdict:N", title="verdict"), *(extra or [])]
 
 
-def rank_uncertainty(ranks: pd.DataFrame, meta: pd.DataFrame, tiers: tuple[int, ...],
-                     extremes: pd.DataFrame | None = None) -> alt.TopLevelMixin:
-    """One row per city in published order: exact best-worst range, 90% and 50% Monte-Carlo
-    intervals, median, published rank; tier boundaries; fragile cities in red."""
-    df = ranks.copy()
-    df["city"] = _labels(df)
-    df["status"] = np.where(df["rank_fragile"] | df["tier_fragile"], "fragile", "robust")
-    df["scale"] = df["unit"].map(meta["scale"]) if "scale" in meta else ""
-    df["region"] = df["unit"].map(meta["region"]) if "region" in meta else ""
-    if extremes is not None:
-        df = df.merge(extremes[["unit", "best", "worst"]], on="unit", how="left")
-    order = list(df.sort_values("published_rank")["city"])
-    scale_sel = alt.param(name="scale", bind=alt.binding_select(
-        options=[None, *sorted(df["scale"].dropna().unique())],
-        labels=["all", *sorted(df["scale"].dropna().unique())], name="Scale class "),
-        value=None)
-    region_sel = alt.param(name="region", bind=alt.binding_select(
-        options=[None, *sorted(df["region"].dropna().unique())],
-        labels=["all", *sorted(df["region"].dropna().unique())], name="Region "), value=None)
-    y = alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=10))
-    x_scale = alt.Scale(domain=[0, len(df) + 1])
-    tooltip = [alt.Tooltip("unit:N", title="city"), alt.Tooltip("name_en:N", title="English"),
-               "published_rank:Q", "nominal_rank:Q", "median:Q", "p05:Q", "p95:Q",
-               alt.Tooltip("p_published_tier:Q", format=".2f"), "reasons:N"]
-    if extremes is not None:
-        tooltip += ["best:Q", "worst:Q"]
-    base = alt.Chart(df).transform_filter(
-        "(scale == null || datum.scale == scale) && (region == null || datum.region == region)"
-    ).encode(y=y)
-    layers = []
-    if extremes is not None:
-        layers.append(base.mark_rule(color="#bbbbbb", strokeWidth=1).encode(
-            x=alt.X("best:Q", scale=x_scale, title="rank (1 = best)"), x2="worst:Q",
-            tooltip=tooltip))
-    layers += [
-        base.mark_rule(strokeWidth=2).encode(
-            x=alt.X("p05:Q", scale=x_scale, title="rank (1 = best)"), x2="p95:Q",
-            color=alt.Color("status:N", scale=FRAGILE_COLORS, title=None), tooltip=tooltip),
-        base.mark_bar(height=7, opacity=0.6).encode(
-            x="p25:Q", x2="p75:Q", color=alt.Color("status:N", scale=FRAGILE_COLORS),
-            tooltip=tooltip),
-        base.mark_tick(color="black", thickness=2, size=9).encode(x="median:Q",
-                                                                   tooltip=tooltip),
-        base.mark_point(shape="diamond", filled=True, color="#ff7f0e", size=30).encode(
-            x="published_rank:Q", tooltip=tooltip),
-    ]
+def verdict_color(legend: bool = True) -> alt.Color:
+    return alt.Color("verdict:N", scale=VERDICT_SCALE,
+                     legend=alt.Legend(title="verdict") if legend else None)
+
+
+def default_info(ranks: pd.DataFrame) -> pd.DataFrame:
+    """City rows for a chart drawn outside a full audit (no verdicts yet): every city's
+    verdict is 'robust'-grey and the tooltip says 'not assessed'."""
+    first = ranks.drop_duplicates("unit")
+    city = (first["unit"] + " " + first.get("name_en", pd.Series("", index=first.index))
+            .fillna("")).str.strip()
+    info = pd.DataFrame({"unit": first["unit"].to_numpy(), "city": city.to_numpy(),
+                         "published_rank": first["published_rank"].to_numpy(),
+                         "published_tier": first["published_tier"].to_numpy(),
+                         "nominal_rank": first["nominal_rank"].to_numpy(),
+                         "verdict": "robust"})
+    info["row"] = info["published_rank"].astype(str).str.zfill(3) + " " + info["city"]
+    return info
+
+
+def extremes_ranges(extremes: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The weights lens's grey range (exact best-worst) from extremes.csv."""
+    if extremes is None:
+        return None
+    return pd.DataFrame({"lens": "weights", "unit": extremes["unit"],
+                         "range_lo": extremes["best"], "range_hi": extremes["worst"],
+                         "range_kind": "exact best–worst (ERA)"})
+
+
+def _lens_param(present: list[str], name: str = "lens") -> alt.Parameter:
+    opts, labels = lens_options(present)
+    return alt.param(name=name, value="weights" if "weights" in opts else opts[0],
+                     bind=alt.binding_select(options=opts, labels=labels, name="Lens "))
+
+
+def _lens_title_expr(present: list[str], prefix: str, param: str = "lens") -> alt.ExprRef:
+    expr = "''"
+    for lens in reversed(present):
+        expr = f"{param} == {json.dumps(lens)} ? {json.dumps(lens_title(lens))} : ({expr})"
+    return alt.ExprRef(f"{json.dumps(prefix)} + ({expr})")
+
+
+def _group_filters(info: pd.DataFrame, group_columns: dict[str, str]
+                   ) -> tuple[list[alt.Parameter], str]:
+    """One select per grouping (readable labels) and the filter expression they make."""
+    params, terms = [], []
+    for col, title in group_columns.items():
+        values = sorted(v for v in info[col].dropna().unique() if v != "")
+        name = f"pick_{col}"
+        params.append(alt.param(name=name, value=None, bind=alt.binding_select(
+            options=[None, *values], labels=["all", *values], name=f"{title} ")))
+        terms.append(f"({name} == null || datum['{col}'] == {name})")
+    return params, " && ".join(terms) if terms else "true"
+
+
+def _verdict_filter() -> tuple[alt.Parameter, str]:
+    p = alt.param(name="pick_verdict", value=None, bind=alt.binding_select(
+        options=[None, *VERDICT_ORDER], labels=["all", *VERDICT_ORDER], name="Verdict "))
+    return p, "(pick_verdict == null || datum.verdict == pick_verdict)"
+
+
+def _tier_edges(tiers: tuple[int, ...]) -> alt.Chart:
     edges = pd.DataFrame({"edge": np.cumsum(tiers)[:-1] + 0.5})
-    layers.append(alt.Chart(edges).mark_rule(strokeDash=[4, 3], color="#555").encode(
-        x="edge:Q"))
-    chart = alt.layer(*layers).add_params(scale_sel, region_sel).properties(
-        width=620, height=ROW * len(df),
-        title=alt.Title("Rank uncertainty, city by city", subtitle=[
-            "grey: exact best–worst rank over admissible weights; bar: 50% and line: 90% "
-            "Monte-Carlo interval; tick: median; diamond: published rank",
-            "dashed: tier boundaries; red: rank or tier fragile"]))
-    return (chart)
+    return alt.Chart(edges).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
 
 
-def tier_probabilities(ranks: pd.DataFrame, n_tiers: int) -> alt.TopLevelMixin:
-    df = ranks.copy()
-    df["city"] = _labels(df)
-    long = df.melt(id_vars=["city", "unit", "published_tier"],
-                   value_vars=[f"p_tier_{t}" for t in range(1, n_tiers + 1)],
-                   var_name="tier", value_name="probability")
+def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tuple[int, ...],
+                     ranges: pd.DataFrame | None = None,
+                     group_columns: dict[str, str] | None = None) -> alt.TopLevelMixin:
+    """One row per city in published order, one lens at a time: the lens's grey range
+    (exact best-worst rank for ``weights``, the 95% simultaneous confidence set for
+    ``noise``), 50% bar and 90% line coloured by verdict, median tick, published rank.
+    ``info`` (one row per city with its verdict, see the page) defaults to the cities of
+    ``ranks`` with no verdict."""
+    if info is None:
+        info = default_info(ranks)
+    present = list(dict.fromkeys(ranks["lens"]))
+    df = ranks.drop(columns=[c for c in ("name_en", "published_rank", "nominal_rank",
+                                         "published_tier", "reasons") if c in ranks])
+    df = df.merge(info, on="unit", how="left")
+    if ranges is not None and len(ranges):
+        df = df.merge(ranges, on=["lens", "unit"], how="left")
+    else:
+        df["range_lo"] = np.nan
+        df["range_hi"] = np.nan
+        df["range_kind"] = ""
+    order = list(info.sort_values("published_rank")["row"])
+    lens = _lens_param(present)
+    verdict_p, verdict_expr = _verdict_filter()
+    group_params, group_expr = _group_filters(info, group_columns or {})
+    n = len(info)
+    x_scale = alt.Scale(domain=[0, n + 1], nice=False)
+    tooltip = city_tooltips([
+        alt.Tooltip("lens:N", title="lens"),
+        alt.Tooltip("median:Q", title="median rank"),
+        alt.Tooltip("p05:Q", title="90% interval from"), alt.Tooltip("p95:Q", title="to"),
+        alt.Tooltip("p_published_tier:Q", title="P(published tier)", format=".3f"),
+        alt.Tooltip("range_kind:N", title="grey range"),
+        alt.Tooltip("range_lo:Q", title="grey from"), alt.Tooltip("range_hi:Q", title="to")])
+    keep = ["lens", "row", "city", "published_rank", "nominal_rank", "verdict", "p05", "p25",
+            "median", "p75", "p95", "p_published_tier", "range_lo", "range_hi", "range_kind",
+            *(group_columns or {})]
+    data = df[keep]
+    base = alt.Chart().transform_filter(f"datum.lens == lens && {verdict_expr} && "
+                                        f"{group_expr}").encode(
+        y=alt.Y("row:N", sort=order, title=None,
+                axis=alt.Axis(labelFontSize=10, labelLimit=170)))
+    x = alt.X("p25:Q", scale=x_scale, title="rank (1 = best)",
+              axis=alt.Axis(orient="top", values=[1, *np.cumsum(tiers)[:-1].tolist(),
+                                                  *range(10, n + 1, 10)]))
+    layers = [
+        base.mark_rule(color=RANGE_GREY, strokeWidth=8).encode(
+            x=alt.X("range_lo:Q", scale=x_scale), x2="range_hi:Q", tooltip=tooltip),
+        base.mark_bar(height=7).encode(x=x, x2="p75:Q", color=verdict_color(),
+                                       tooltip=tooltip),
+        base.mark_rule(strokeWidth=2).encode(x="p05:Q", x2="p95:Q", color=verdict_color(),
+                                             tooltip=tooltip),
+        base.mark_tick(color="black", thickness=2, size=10).encode(x="median:Q",
+                                                                   tooltip=tooltip),
+        base.mark_point(**PUBLISHED_MARK).encode(x="published_rank:Q", tooltip=tooltip),
+        _tier_edges(tiers),
+    ]
+    return alt.layer(*layers, data=data).add_params(lens, verdict_p, *group_params).properties(
+        width=PLOT_WIDTH, height=alt.Step(ROW),
+        title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: "), subtitle=[
+            "grey band: exact best–worst rank over every admissible weighting (weights lens) "
+            "or the 95% simultaneous",
+            "confidence set (noise lens); bar: 50% and line: 90% interval; black tick: median; "
+            "white diamond: published rank;",
+            "dashed: tier boundaries; colour: the city's verdict (one per city, all lenses)"]))
+
+
+def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
+                       ) -> alt.TopLevelMixin:
+    """P(tier) stacked per city, one lens at a time; the published tier at the right."""
+    present = list(dict.fromkeys(ranks["lens"]))
+    cols = [f"p_tier_{t}" for t in range(1, n_tiers + 1)]
+    df = ranks[["lens", "unit", *cols]].merge(info, on="unit", how="left")
+    long = df.melt(id_vars=["lens", "unit", "row", "city", "published_rank", "nominal_rank",
+                            "verdict", "published_tier"],
+                   value_vars=cols, var_name="tier", value_name="probability")
     long["tier"] = long["tier"].str.replace("p_tier_", "tier ")
-    order = list(df.sort_values("published_rank")["city"])
-    bars = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=10)),
-        x=alt.X("probability:Q", stack="zero", title="P(tier)", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("tier:N", scale=alt.Scale(scheme="tableau10")),
-        tooltip=["unit:N", "tier:N", alt.Tooltip("probability:Q", format=".3f")])
-    marks = alt.Chart(df).mark_text(align="left", dx=4, fontSize=9).encode(
-        y=alt.Y("city:N", sort=order), x=alt.value(302),
+    order = list(info.sort_values("published_rank")["row"])
+    lens = _lens_param(present)
+    verdict_p, verdict_expr = _verdict_filter()
+    long["probability"] = long["probability"].round(4)
+    data = long.drop(columns=["unit"])
+    base = alt.Chart().transform_filter(f"datum.lens == lens && {verdict_expr}")
+    bars = base.mark_bar().encode(
+        y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=10,
+                                                                 labelLimit=170)),
+        x=alt.X("probability:Q", stack="zero", title="P(tier)", scale=alt.Scale(domain=[0, 1]),
+                axis=alt.Axis(orient="top")),
+        color=alt.Color("tier:N", scale=alt.Scale(
+            domain=[f"tier {t}" for t in range(1, n_tiers + 1)],
+            range=TIER_BLUES[:n_tiers]), legend=alt.Legend(title="P(tier)")),
+        order=alt.Order("tier:N"),
+        tooltip=city_tooltips([alt.Tooltip("tier:N"),
+                               alt.Tooltip("probability:Q", format=".3f")]))
+    marks = base.transform_filter("datum.tier == 'tier 1'").mark_text(
+        align="left", dx=4, fontSize=9).encode(
+        y=alt.Y("row:N", sort=order), x=alt.value(324),
         text=alt.Text("published_tier:N", format=""))
-    return (alt.layer(bars, marks).properties(
-        width=300, height=ROW * len(df),
-        title=alt.Title("Tier membership probabilities",
-                        subtitle="stacked P(tier 1/2/3) under the Monte-Carlo model; number "
-                                 "at right: published tier")))
+    return alt.layer(bars, marks, data=data).add_params(lens, verdict_p).properties(
+        width=320, height=alt.Step(ROW),
+        title=alt.Title(_lens_title_expr(present, "Tier membership, lens: "),
+                        subtitle="stacked P(tier 1/2/3); number at right: published tier"))
 
 
-def acceptability(acc: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin:
-    long = acc.melt(id_vars="unit", var_name="rank", value_name="p")
-    long["rank"] = long["rank"].str.replace("rank_", "").astype(int)
-    long = long[long["p"] > 0]
-    labels = dict(zip(ranks["unit"], _labels(ranks)))
-    long["city"] = long["unit"].map(labels)
-    order = list(_labels(ranks.sort_values("published_rank")))
-    return (alt.Chart(long).mark_rect().encode(
-        x=alt.X("rank:O", title="rank", axis=alt.Axis(values=[1, 20, 50, 106])),
-        y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9)),
-        color=alt.Color("p:Q", scale=alt.Scale(scheme="viridis", type="sqrt"),
-                        title="P(rank)"),
-        tooltip=["unit:N", "rank:O", alt.Tooltip("p:Q", format=".3f")]).properties(
-        width=620, height=ROW * len(ranks),
-        title=alt.Title("Rank acceptability (SMAA-2)", subtitle="P(city has rank r)")))
+def acceptability(acc: pd.DataFrame, info: pd.DataFrame, floor: float = 1e-4
+                  ) -> alt.TopLevelMixin:
+    """P(city has rank r) (SMAA-2), one lens at a time, on a log colour scale; cells below
+    ``floor`` are left blank (the legend says so). One data row per lens and city, the
+    non-blank cells as two arrays that the chart flattens (so the data stays small)."""
+    present = list(dict.fromkeys(acc["lens"]))
+    p = acc.filter(like="rank_").to_numpy()
+    rows = []
+    for (lens_name, unit), probs in zip(acc[["lens", "unit"]].itertuples(index=False), p):
+        keep = np.flatnonzero(probs >= floor)
+        rows.append({"lens": lens_name, "unit": unit, "rank": (keep + 1).tolist(),
+                     "p": [float(f"{v:.3g}") for v in probs[keep]]})
+    data = pd.DataFrame(rows)
+    order = list(info.sort_values("published_rank")["row"])
+    lens = _lens_param(present)
+    n = len(info)
+    fields = ["row", "city", "published_rank", "nominal_rank", "verdict"]
+    return alt.Chart(data).transform_filter("datum.lens == lens").transform_flatten(
+        ["rank", "p"]).transform_lookup(
+        lookup="unit", from_=alt.LookupData(info, "unit", fields)).mark_rect().encode(
+        x=alt.X("rank:O", title="rank", axis=alt.Axis(
+            orient="top", values=[1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, n],
+            labelAngle=0)),
+        y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9,
+                                                                 labelLimit=170)),
+        color=alt.Color("p:Q", scale=alt.Scale(type="log", domain=[floor, 1],
+                                               scheme="yellowgreenblue", clamp=True),
+                        legend=alt.Legend(title=f"P(rank), log scale; below {floor:g} blank",
+                                          format="~g", values=[1e-4, 1e-3, 1e-2, 1e-1, 1],
+                                          gradientLength=220)),
+        tooltip=city_tooltips([alt.Tooltip("rank:O", title="rank"),
+                               alt.Tooltip("p:Q", title="P(rank)", format=".4f")]),
+    ).add_params(lens).properties(
+        width=PLOT_WIDTH, height=alt.Step(ROW),
+        title=alt.Title(_lens_title_expr(present, "Rank acceptability (SMAA-2), lens: "),
+                        subtitle="P(city has rank r): a tight diagonal means a stable ranking"))
 
 
-def sobol_bars(sobol: pd.DataFrame) -> alt.TopLevelMixin:
-    df = sobol[sobol["unit"] == "mean_abs_shift"].melt(
-        id_vars=["factor"], value_vars=["S1", "ST"], var_name="index", value_name="value")
-    conf = sobol[sobol["unit"] == "mean_abs_shift"].melt(
-        id_vars=["factor"], value_vars=["S1_conf", "ST_conf"], var_name="index",
-        value_name="conf")
+def sobol_bars(sobol: pd.DataFrame, spec=None) -> alt.TopLevelMixin:
+    """S1 and ST of the average rank shift, factor by factor, with 95% half-widths."""
+    rows = sobol[sobol["unit"] == "mean_abs_shift"]
+    df = rows.melt(id_vars=["factor"], value_vars=["S1", "ST"], var_name="index",
+                   value_name="value")
+    conf = rows.melt(id_vars=["factor"], value_vars=["S1_conf", "ST_conf"], var_name="index",
+                     value_name="conf")
     conf["index"] = conf["index"].str.replace("_conf", "")
     df = df.merge(conf, on=["factor", "index"])
     df["lo"] = df["value"] - df["conf"]
     df["hi"] = df["value"] + df["conf"]
-    base = alt.Chart(df).encode(y=alt.Y("factor:N", title=None),
-                                yOffset="index:N", color="index:N")
-    return (alt.layer(
-        base.mark_bar().encode(x=alt.X("value:Q", title="Sobol' index")),
+    df["factor_label"] = [factor_label(spec, f) if spec else f for f in df["factor"]]
+    df["index"] = df["index"].map({"S1": "S1 (alone)", "ST": "ST (with interactions)"})
+    order = list(dict.fromkeys(df["factor_label"]))
+    base = alt.Chart(df).encode(
+        y=alt.Y("factor_label:N", title=None, sort=order, axis=alt.Axis(labelLimit=330)),
+        yOffset="index:N",
+        color=alt.Color("index:N", scale=alt.Scale(range=["#8fc7c1", "#00575c"]),
+                        legend=alt.Legend(title="Sobol' index")))
+    tooltip = [alt.Tooltip("factor_label:N", title="factor"), alt.Tooltip("index:N"),
+               alt.Tooltip("value:Q", format=".3f"),
+               alt.Tooltip("conf:Q", title="95% half-width", format=".3f")]
+    return alt.layer(
+        base.mark_bar().encode(x=alt.X("value:Q", title="Sobol' index"), tooltip=tooltip),
         base.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q"),
-    ).properties(width=420, height=360, title=alt.Title(
-        "What moves the average rank shift", subtitle="first-order (S1) and total (ST) "
-        "Sobol' indices with 95% bootstrap half-widths")))
+    ).properties(width=360, height=alt.Step(11), title=alt.Title(
+        "What moves the average rank shift (all factors jointly)",
+        subtitle="first-order (S1) and total (ST) Sobol' indices with 95% bootstrap "
+                 "half-widths"))
 
 
-def sobol_heatmap(sobol: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin:
-    df = sobol[sobol["unit"] != "mean_abs_shift"].copy()
-    labels = dict(zip(ranks["unit"], _labels(ranks)))
-    df["city"] = df["unit"].map(labels)
-    order = list(_labels(ranks.sort_values("published_rank")))
-    return (alt.Chart(df).mark_rect().encode(
-        x=alt.X("factor:N", title=None),
-        y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9)),
-        color=alt.Color("ST:Q", scale=alt.Scale(scheme="orangered", domain=[0, 1]),
-                        title="ST"),
-        tooltip=["unit:N", "factor:N", alt.Tooltip("ST:Q", format=".2f"),
-                 alt.Tooltip("S1:Q", format=".2f"), "note:N"]).properties(
-        width=360, height=ROW * len(ranks),
-        title=alt.Title("Total Sobol' index of each city's rank, by factor")))
+def sobol_heatmap(sobol: pd.DataFrame, info: pd.DataFrame, spec=None) -> alt.TopLevelMixin:
+    """The total Sobol' index of every city's rank, factor by factor."""
+    df = sobol[sobol["unit"] != "mean_abs_shift"][["unit", "factor", "S1", "ST", "note"]]
+    df = df.merge(info[["unit", "row", "city", "published_rank", "nominal_rank", "verdict"]],
+                  on="unit", how="left").drop(columns=["unit"])
+    df["factor_label"] = [factor_label(spec, f, short=True) if spec else f
+                          for f in df["factor"]]
+    df = df.drop(columns=["factor"])
+    df[["S1", "ST"]] = df[["S1", "ST"]].round(3)
+    order = list(info.sort_values("published_rank")["row"])
+    factors = list(dict.fromkeys(df["factor_label"]))
+    return alt.Chart(df).mark_rect().encode(
+        x=alt.X("factor_label:N", title=None, sort=factors,
+                axis=alt.Axis(orient="top", labelAngle=-90, labelLimit=260, labelFontSize=10)),
+        y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9,
+                                                                 labelLimit=170)),
+        color=alt.Color("ST:Q", scale=alt.Scale(scheme="teals", domain=[0, 1]),
+                        legend=alt.Legend(title="total index ST")),
+        tooltip=city_tooltips([alt.Tooltip("factor_label:N", title="factor"),
+                               alt.Tooltip("ST:Q", format=".2f"),
+                               alt.Tooltip("S1:Q", format=".2f"), alt.Tooltip("note:N")]),
+    ).properties(width=alt.Step(22), height=alt.Step(ROW), title=alt.Title(
+        "Total Sobol' index of each city's rank, by factor",
+        subtitle="share of the rank's variance that involves the factor (all factors jointly)"))
 
 
-def weights_importance(importance: pd.DataFrame) -> alt.TopLevelMixin:
+def weights_importance(importance: pd.DataFrame, spec=None) -> alt.TopLevelMixin:
     df = importance.melt(id_vars=["variable", "level"],
                          value_vars=["weight_share", "importance_share", "linear_r2"],
                          var_name="measure", value_name="value")
     df["measure"] = df["measure"].map({"weight_share": "nominal weight (share)",
                                        "importance_share": "importance S_i (share)",
                                        "linear_r2": "linear R²"})
-    return (alt.Chart(df).mark_bar().encode(
-        x=alt.X("value:Q", title=None), y=alt.Y("variable:N", title=None),
-        yOffset="measure:N", color=alt.Color("measure:N", title=None),
+    df["name"] = [node_label(spec, v) if spec else v for v in df["variable"]]
+    return alt.Chart(df).mark_bar().encode(
+        x=alt.X("value:Q", title=None), y=alt.Y("name:N", title=None,
+                                               axis=alt.Axis(labelLimit=330)),
+        yOffset=alt.YOffset("measure:N", sort=["nominal weight (share)",
+                                                "importance S_i (share)", "linear R²"]),
+        color=alt.Color("measure:N", scale=alt.Scale(
+            domain=["nominal weight (share)", "importance S_i (share)", "linear R²"],
+            range=["#252525", "#7f7f7f", "#c7c7c7"]), legend=alt.Legend(title=None)),
         row=alt.Row("level:N", title=None),
-        tooltip=["variable:N", "measure:N", alt.Tooltip("value:Q", format=".3f")]).properties(
-        width=420, title=alt.Title(
+        tooltip=[alt.Tooltip("name:N", title="variable"), "measure:N",
+                 alt.Tooltip("value:Q", format=".3f")]).properties(
+        width=360, title=alt.Title(
             "Nominal weight versus importance",
             subtitle="importance: correlation ratio V[E(y|x)]/V(y) by LOWESS "
-                     "(Paruolo et al. 2013)")).resolve_scale(y="independent"))
+                     "(Paruolo et al. 2013)")).resolve_scale(y="independent")
 
 
-def correlations(coherence: pd.DataFrame) -> alt.TopLevelMixin:
+def correlations(coherence: pd.DataFrame, spec=None) -> alt.TopLevelMixin:
     df = coherence[coherence["kind"] == "pearson"][["a", "b", "value"]]
     sym = pd.concat([df, df.rename(columns={"a": "b", "b": "a"})])
     names = list(dict.fromkeys([*df["a"], *df["b"]]))
     diag = pd.DataFrame({"a": names, "b": names, "value": 1.0})
     sym = pd.concat([sym, diag])
-    base = alt.Chart(sym).encode(x=alt.X("a:N", sort=names, title=None),
-                                 y=alt.Y("b:N", sort=names, title=None))
-    return (alt.layer(
+    label = {n: node_label(spec, n, short=True) if spec else n for n in names}
+    sym["a_label"] = sym["a"].map(label)
+    sym["b_label"] = sym["b"].map(label)
+    order = [label[n] for n in names]
+    base = alt.Chart(sym).encode(
+        x=alt.X("a_label:N", sort=order, title=None,
+                axis=alt.Axis(labelAngle=-40, labelLimit=200)),
+        y=alt.Y("b_label:N", sort=order, title=None, axis=alt.Axis(labelLimit=230)))
+    return alt.layer(
         base.mark_rect().encode(color=alt.Color("value:Q", scale=alt.Scale(
-            scheme="redblue", domain=[-1, 1]), title="Pearson r")),
-        base.mark_text(fontSize=9).encode(text=alt.Text("value:Q", format=".2f")),
-    ).properties(width=380, height=380, title="Correlations: indicators, pillars, composite"))
+            scheme="brownbluegreen", domain=[-1, 1]), legend=alt.Legend(title="Pearson r")),
+            tooltip=[alt.Tooltip("a_label:N", title="a"), alt.Tooltip("b_label:N", title="b"),
+                     alt.Tooltip("value:Q", format=".2f")]),
+        base.mark_text(fontSize=9).encode(
+            text=alt.Text("value:Q", format=".2f"),
+            color=alt.condition("abs(datum.value) > 0.6", alt.value("white"),
+                                alt.value("black"))),
+    ).properties(width=alt.Step(34), height=alt.Step(26),
+                 title="Correlations: indicators, pillars, composite")
 
 
-def scenario_dots(scenarios: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin:
-    df = scenarios.copy()
-    labels = dict(zip(ranks["unit"], _labels(ranks)))
-    df["city"] = df["unit"].map(labels)
-    order = list(_labels(ranks.sort_values("published_rank")))
-    pick = alt.param(name="scenario_pick", bind=alt.binding_select(
-        options=[None, *df["scenario"].unique()],
-        labels=["all", *df["scenario"].unique()], name="Scenario "), value=None)
+def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int, ...],
+                  spec=None) -> alt.TopLevelMixin:
+    """The construction lens: each city's rank under each named alternative (nominal
+    weights); orange where the alternative puts it in another tier."""
+    df = scenarios[scenarios["kind"] != "baseline"][
+        ["unit", "scenario", "kind", "rank", "shift", "tier_changed"]]
+    df = df.merge(info[["unit", "row", "city", "published_rank", "nominal_rank", "verdict"]],
+                  on="unit", how="left")
+    df["alternative"] = [scenario_label(spec, s) if spec else s for s in df["scenario"]]
+    df["effect"] = np.where(df["tier_changed"], "moves it into another tier", "same tier")
+    df["kind"] = df["kind"].map({"normalisation": "normalisation", "aggregation": "aggregation",
+                                 "leave_one_out": "indicator left out"})
+    order = list(info.sort_values("published_rank")["row"])
+    alts = list(dict.fromkeys(df["alternative"]))
+    pick = alt.param(name="pick_alternative", value=None, bind=alt.binding_select(
+        options=[None, *alts], labels=["all", *alts], name="Alternative "))
+    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9, labelLimit=170))
+    n = len(info)
+    df = df.drop(columns=["unit", "scenario", "tier_changed"])
     base = alt.Chart(df).transform_filter(
-        "scenario_pick == null || datum.scenario == scenario_pick")
-    dots = base.mark_point(filled=True, size=18, opacity=0.8).encode(
-        y=alt.Y("city:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9)),
-        x=alt.X("rank:Q", title="rank under the scenario"),
-        color=alt.Color("scenario:N", scale=alt.Scale(scheme="tableau20")),
-        tooltip=["unit:N", "scenario:N", "rank:Q", "published_rank:Q", "shift:Q"])
-    return (dots.add_params(pick).properties(
-        width=620, height=ROW * len(ranks),
-        title=alt.Title("Published ranks against alternative constructions",
-                        subtitle="each normalisation, geometric aggregation, each indicator "
-                                 "left out (nominal weights)")))
+        "pick_alternative == null || datum.alternative == pick_alternative")
+    dots = base.mark_point(filled=True, size=22, opacity=0.85).encode(
+        y=y, x=alt.X("rank:Q", title="rank under the alternative",
+                     scale=alt.Scale(domain=[0, n + 1], nice=False),
+                     axis=alt.Axis(orient="top")),
+        color=alt.Color("effect:N", scale=alt.Scale(
+            domain=["moves it into another tier", "same tier"], range=["#E69F00", "#B0B0B0"]),
+            legend=alt.Legend(title=None)),
+        shape=alt.Shape("kind:N", scale=alt.Scale(
+            domain=["normalisation", "aggregation", "indicator left out"],
+            range=["circle", "square", "triangle-up"]), legend=alt.Legend(title="kind")),
+        tooltip=city_tooltips([alt.Tooltip("alternative:N"),
+                               alt.Tooltip("rank:Q", title="rank under it"),
+                               alt.Tooltip("shift:Q", title="shift from published")]))
+    published = alt.Chart(info).mark_point(**PUBLISHED_MARK).encode(
+        y=y, x="published_rank:Q", tooltip=city_tooltips())
+    return alt.layer(dots, published, _tier_edges(tiers)).add_params(pick).properties(
+        width=PLOT_WIDTH, height=alt.Step(ROW),
+        title=alt.Title("Lens: construction — named alternatives at nominal weights",
+                        subtitle=["each normalisation, geometric aggregation, each indicator "
+                                  "left out; white diamond: published rank;",
+                                  "orange: the alternative puts the city in another tier"]))
 
 
-def group_intervals(groups: pd.DataFrame) -> alt.TopLevelMixin:
-    df = groups.copy()
-    df["status"] = np.where(df["group_tier_fragile"], "fragile", "robust")
-    df["label"] = df["published_group_rank"].astype(str).str.zfill(2) + " " + df["unit"]
-    kinds = sorted(df["group_kind"].unique())
-    pick = alt.param(name="group_kind_pick", bind=alt.binding_select(
-        options=kinds, name="Grouping "), value=kinds[0])
-    base = alt.Chart(df).transform_filter("datum.group_kind == group_kind_pick")
-    enc = {"y": alt.Y("label:N", sort="ascending", title=None,
-                      axis=alt.Axis(labelFontSize=9)),
-           "tooltip": ["unit:N", "group:N", "published_group_rank:Q", "median:Q", "p05:Q",
-                       "p95:Q", alt.Tooltip("p_published_group_tier:Q", format=".2f")]}
-    rules = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("p05:Q", title="rank within the group"), x2="p95:Q",
-        color=alt.Color("status:N", scale=FRAGILE_COLORS, title=None), **enc)
-    pts = base.mark_point(shape="diamond", filled=True, color="#ff7f0e").encode(
-        x="published_group_rank:Q", **enc)
-    return (alt.layer(rules, pts).facet(
-        column=alt.Column("group:N", title=None)).add_params(pick).resolve_scale(
-        y="independent").properties(
-        title=alt.Title("Robustness within the report's groups",
-                        subtitle="90% Monte-Carlo interval of the within-group rank; "
-                                 "diamond: published order; red: within-group tier fragile")))
+def group_intervals(groups: pd.DataFrame, info: pd.DataFrame, ds, kind: str,
+                    columns: int = 3) -> alt.TopLevelMixin:
+    """Within-group robustness for one grouping: one panel per group (wrapped), one lens at a
+    time; 90% interval of the within-group rank coloured by the city's verdict, published
+    order as a white diamond, the report's within-group tier boundaries dashed."""
+    df = groups[groups["group_kind"] == kind][
+        ["lens", "group", "group_size", "unit", "published_group_rank", "median", "p05", "p95",
+         "p_published_group_tier"]].merge(
+        info[["unit", "city", "published_rank", "nominal_rank", "verdict"]], on="unit",
+        how="left")
+    df["p_published_group_tier"] = df["p_published_group_tier"].round(4)
+    present = list(dict.fromkeys(df["lens"]))
+    labels = group_value_labels(ds, kind)
+    lens = _lens_param(present)
+    spec_group = ds.spec.groups[kind]
+    panels = []
+    best = df.groupby("group")["published_rank"].min().sort_values()
+    for name in best.index:
+        g = df[df["group"] == name]
+        size = int(g["group_size"].iloc[0])
+        g = g.copy()
+        g["label"] = g["published_group_rank"].astype(str).str.zfill(2) + " " + g["city"]
+        order = list(g.drop_duplicates("unit").sort_values("published_group_rank")["label"])
+        x_scale = alt.Scale(domain=[0, size + 1], nice=False)
+        data = g.drop(columns=["unit", "group", "group_size"])
+        base = alt.Chart().transform_filter("datum.lens == lens").encode(
+            y=alt.Y("label:N", sort=order, title=None,
+                    axis=alt.Axis(labelFontSize=9, labelLimit=140)))
+        tooltip = city_tooltips([
+            alt.Tooltip("published_group_rank:Q", title="published rank in group"),
+            alt.Tooltip("median:Q", title="median rank in group"),
+            alt.Tooltip("p05:Q", title="90% from"), alt.Tooltip("p95:Q", title="to"),
+            alt.Tooltip("p_published_group_tier:Q", title="P(published group tier)",
+                        format=".3f")])
+        edges = [e + 0.5 for e in np.cumsum(spec_group.tiers) if e < size]
+        layers = [
+            base.mark_rule(strokeWidth=2).encode(
+                x=alt.X("p05:Q", scale=x_scale, title="rank in the group"), x2="p95:Q",
+                color=verdict_color(), tooltip=tooltip),
+            base.mark_tick(color="black", thickness=2, size=8).encode(x="median:Q",
+                                                                       tooltip=tooltip),
+            base.mark_point(**{**PUBLISHED_MARK, "size": 30}).encode(
+                x="published_group_rank:Q", tooltip=tooltip),
+        ]
+        if edges:
+            layers.append(alt.Chart(pd.DataFrame({"edge": edges})).mark_rule(
+                strokeDash=[4, 3], color="#555").encode(x="edge:Q"))
+        panels.append(alt.layer(*layers, data=data).properties(
+            width=190, height=alt.Step(11),
+            title=alt.Title(f"{labels.get(str(name), name)} ({size})", fontSize=12)))
+    title = group_kind_label(ds.spec, kind)
+    return alt.concat(*panels, columns=columns).add_params(lens).properties(
+        title=alt.Title(_lens_title_expr(present, f"Within-group robustness: {title}, lens: "),
+                        subtitle="90% interval of the rank inside the group, coloured by the "
+                                 "city's verdict; white diamond: published order; dashed: "
+                                 "the report's within-group tiers"))
+
+
+__all__ = [
+    "LENS_SHORT",
+    "acceptability",
+    "city_tooltips",
+    "configure",
+    "correlations",
+    "group_intervals",
+    "rank_uncertainty",
+    "scenario_dots",
+    "sobol_bars",
+    "sobol_heatmap",
+    "tier_probabilities",
+    "weights_importance",
+]

@@ -39,21 +39,150 @@ for (const el of document.querySelectorAll('[data-spec]')) {
     .then(() => { el.dataset.rendered = 'true'; })
     .catch((e) => log('chart ' + el.id + ': ' + e)));
 }
-Promise.allSettled(jobs).then(() => { document.body.dataset.chartsDone = 'true'; });
+Promise.allSettled(jobs).then(() => {
+  // layout measurements, read by the browser test: the page must not be wider than the
+  // window, and at a desktop width no chart may need its own scroll bar
+  const de = document.documentElement;
+  document.body.dataset.pageWidth = String(de.scrollWidth);
+  document.body.dataset.viewWidth = String(window.innerWidth);
+  document.body.dataset.chartsScrolling = Array.from(document.querySelectorAll('.chart'))
+    .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.id).join(' ');
+  document.body.dataset.chartsDone = 'true';
+});
 """
 
-CSS = """
-body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", sans-serif;
-       margin: 2em auto; max-width: 1200px; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6em; } h2 { margin-top: 2.2em; border-bottom: 1px solid #ddd; }
-.headline { display: flex; flex-wrap: wrap; gap: 1em; }
-.headline div { background: #f4f6f8; padding: .8em 1.2em; border-radius: 6px; min-width: 150px; }
-.headline b { display: block; font-size: 1.8em; }
-table { border-collapse: collapse; font-size: .85em; } td, th { border: 1px solid #ddd;
-  padding: 3px 6px; vertical-align: top; } th { background: #f4f6f8; }
-.note { color: #555; font-size: .9em; max-width: 900px; }
-#page-errors { color: #b00; }
+# The verdict table: filter by verdict (buttons and headline tiles), find by text, sort by
+# any column. Plain inline script, no library, no network.
+TABLE_SCRIPT = """
+(function () {
+  const table = document.getElementById('verdict-table');
+  if (!table) return;
+  const body = table.tBodies[0];
+  const rows = Array.from(body.rows);
+  let verdict = 'all', text = '';
+  const apply = () => {
+    let shown = 0;
+    for (const r of rows) {
+      const ok = (verdict === 'all' || r.dataset.verdict === verdict)
+        && (!text || r.dataset.search.includes(text));
+      r.hidden = !ok;
+      if (ok) shown += 1;
+    }
+    document.getElementById('verdict-count').textContent =
+      shown + ' of ' + rows.length + ' shown';
+    for (const b of document.querySelectorAll('button[data-filter-verdict]')) {
+      b.setAttribute('aria-pressed', String(b.dataset.filterVerdict === verdict));
+    }
+  };
+  for (const b of document.querySelectorAll('button[data-filter-verdict]')) {
+    b.addEventListener('click', () => {
+      verdict = b.dataset.filterVerdict;
+      apply();
+      try { history.replaceState(null, '', '#verdict=' + verdict); } catch (e) { /* file: */ }
+      if (b.classList.contains('tile')) document.getElementById('verdicts').scrollIntoView();
+    });
+  }
+  // a link to the page can carry the filter: index.html#verdict=weight-sensitive
+  const m = /verdict=([a-z-]+)/.exec(location.hash);
+  if (m) verdict = m[1];
+  document.getElementById('verdict-search').addEventListener('input', (e) => {
+    text = e.target.value.trim().toLowerCase();
+    apply();
+  });
+  const heads = Array.from(table.tHead.rows[0].cells);
+  const sortBy = (th) => {
+    const i = heads.indexOf(th);
+    const dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+    const num = th.dataset.type === 'num';
+    const key = (r) => r.cells[i].dataset.sort;
+    const sorted = rows.slice().sort((a, b) => {
+      const x = key(a), y = key(b);
+      if (num) {
+        const fx = x === '' ? Infinity : parseFloat(x), fy = y === '' ? Infinity : parseFloat(y);
+        return dir * (fx - fy);
+      }
+      return dir * x.localeCompare(y);
+    });
+    for (const h of heads) h.removeAttribute('aria-sort');
+    th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
+    for (const r of sorted) body.appendChild(r);
+  };
+  for (const th of heads) {
+    th.addEventListener('click', () => sortBy(th));
+    th.addEventListener('keydown', (e) => { if (e.key === 'Enter') sortBy(th); });
+  }
+  apply();
+})();
 """
+
+VERDICT_CSS = {"weight-sensitive": ("#D55E00", "white"), "noise-limited": ("#CC79A7", "black"),
+               "construction-sensitive": ("#E69F00", "black"), "robust": ("#8C8C8C", "white")}
+
+CSS = """
+*, *::before, *::after { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; }
+body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", sans-serif;
+       margin: 0 auto; padding: 1.2em 1.5em 3em; max-width: 1240px; color: #222;
+       line-height: 1.45; }
+h1 { font-size: 1.55em; overflow-wrap: anywhere; }
+h2 { margin-top: 2em; border-bottom: 1px solid #ddd; }
+.tiles { display: flex; flex-wrap: wrap; gap: .6em; margin: 1em 0; }
+.tile { background: #f4f6f8; padding: .6em .9em; border-radius: 6px; flex: 1 1 150px;
+        max-width: 240px; text-align: left; font: inherit; color: inherit;
+        border: 1px solid #dde1e5; border-left: 8px solid #bbb; }
+button.tile { cursor: pointer; }
+button.tile:hover, button.tile:focus { outline: 2px solid #333; }
+.tile b { display: block; font-size: 1.7em; line-height: 1.15; }
+.tile span { display: block; }
+.tile .name { font-weight: bold; }
+.tile .lens { font-size: .8em; color: #333; text-transform: uppercase; letter-spacing: .02em; }
+.tile .what { font-size: .8em; color: #555; }
+.tile.sum { border-left-color: #222; } .tile.audit { border-left-color: #fff; }
+.verdict-line { font-weight: bold; }
+ul.lenses li { margin-bottom: .4em; }
+.chart, .table-wrap { max-width: 100%; overflow-x: auto; }
+.table-wrap.scroll { max-height: min(75vh, 900px); overflow-y: auto; border: 1px solid #ddd; }
+.chart { margin: .8em 0 1.6em; }
+.chart.vega-embed { display: flex !important; flex-direction: column; align-items: flex-start; }
+.chart .vega-bindings { order: -1; display: flex; flex-wrap: wrap; gap: .2em 1.2em;
+                        margin: 0 0 .4em; font-size: .9em; position: sticky; left: 0;
+                        max-width: calc(100vw - 2em); }
+.chart .vega-bind-name { font-weight: bold; }
+table { border-collapse: collapse; font-size: .82em; }
+#verdict-table { width: 100%; border-collapse: separate; border-spacing: 0; }
+#verdict-table td, #verdict-table th { border-width: 0 1px 1px 0; }
+#verdict-table tr > :first-child { border-left-width: 1px; }
+td, th { border: 1px solid #ddd; padding: 3px 6px; vertical-align: top; }
+th { background: #f4f6f8; position: sticky; top: 0; }
+table.sortable th { cursor: pointer; }
+th[aria-sort="ascending"]::after { content: " ▲"; }
+th[aria-sort="descending"]::after { content: " ▼"; }
+td.reasons { min-width: 24em; font-size: .92em; }
+td.city { white-space: nowrap; }
+#verdict-table td.city, #verdict-table th:nth-child(2) { position: sticky; left: 0;
+  background: #fff; z-index: 1; }
+#verdict-table th:nth-child(2) { background: #f4f6f8; z-index: 2; }
+td.alternative { min-width: 11em; }
+td.erratum { font-weight: bold; }
+.chip { display: inline-block; padding: 0 .45em; border-radius: 3px; white-space: nowrap; }
+.controls { display: flex; flex-wrap: wrap; gap: .4em; align-items: center; margin: .6em 0; }
+.controls button { font: inherit; font-size: .85em; padding: .2em .6em; border-radius: 4px;
+                   border: 1px solid #999; background: #fff; cursor: pointer; }
+.controls button[aria-pressed="true"] { outline: 2px solid #222; font-weight: bold; }
+.controls input { font: inherit; max-width: 12em; }
+ol.verdict-legend { font-size: .85em; padding-left: 1.4em; }
+.note { color: #444; font-size: .92em; max-width: 900px; }
+ul.factors { font-size: .88em; }
+#page-errors { color: #b00; white-space: pre-wrap; }
+@media (max-width: 640px) {
+  body { padding: .6em .7em 2em; }
+  h1 { font-size: 1.25em; }
+  .tile { flex: 1 1 45%; max-width: none; }
+}
+""" + "".join(
+    f".verdict-{v} {{ border-left-color: {bg}; }} .chip.verdict-{v}, "
+    f".filter.verdict-{v} {{ background: {bg}; color: {fg}; border-color: {bg}; }}\n"
+    for v, (bg, fg) in VERDICT_CSS.items())
 
 
 def export_static(chart, name: str) -> dict[str, bytes]:
@@ -69,7 +198,8 @@ def _table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{body}"
+            "</tbody></table></div>")
 
 
 def chart_spec(chart) -> dict:
@@ -87,28 +217,34 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def build_page(title: str, headline: list[tuple[str, str]], sections: list[dict]) -> str:
-    """sections: dicts with 'title', optional 'text', 'chart' (Altair), 'html'."""
+def build_page(title: str, intro: str, sections: list[dict]) -> str:
+    """``intro``: HTML under the title (tiles, headline sentences); sections: dicts with
+    'title', optional 'id', 'text', 'chart' (Altair), 'html'."""
     specs, parts = [], []
     for i, sec in enumerate(sections):
-        parts.append(f"<h2>{html.escape(sec['title'])}</h2>")
+        anchor = f" id='{html.escape(sec['id'])}'" if sec.get("id") else ""
+        if sec.get("title"):
+            parts.append(f"<h2{anchor}>{html.escape(sec['title'])}</h2>")
+        elif anchor:
+            parts.append(f"<span{anchor}></span>")
         if sec.get("text"):
             parts.append(f"<p class='note'>{html.escape(sec['text'])}</p>")
+        if sec.get("html"):
+            parts.append(sec["html"])
         if sec.get("chart") is not None:
             spec = json.dumps(chart_spec(sec["chart"]), ensure_ascii=False, sort_keys=True)
             spec = spec.replace("</", "<\\/")
             specs.append(f"<script type='application/json' id='spec{i}'>{spec}</script>")
             parts.append(f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>")
-        if sec.get("html"):
-            parts.append(sec["html"])
     bundle = vlc.javascript_bundle(EMBED, vl_version=VL_VERSION)
-    heads = "".join(f"<div><b>{html.escape(v)}</b>{html.escape(k)}</div>" for k, v in headline)
     csp = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
            "style-src 'unsafe-inline'; img-src data: blob:; font-src data:")
     return (
         "<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{csp}\">"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><div class='headline'>{heads}</div>"
+        f"<h1>{html.escape(title)}</h1>{intro}"
         "<pre id='page-errors'></pre>" + "".join(parts) + "".join(specs)
+        + f"<script>{TABLE_SCRIPT}</script>"
         + f"<script type='module'>{bundle}</script></body></html>\n")

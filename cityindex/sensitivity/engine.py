@@ -65,10 +65,12 @@ def published_ranks(ds: Dataset) -> np.ndarray:
 def tiers_of(ds: Dataset, ranks: np.ndarray | None = None, scores: np.ndarray | None = None
              ) -> np.ndarray:
     """Tiers (1-based) as the spec defines them: of ranks for tier counts, of scores for score
-    thresholds."""
-    if ds.spec.tier_thresholds is not None:
+    thresholds. Without ``scores`` (a construction whose scores are on another scale, e.g.
+    z-scores, where the thresholds mean nothing), threshold tiers fall back to rank positions
+    with the published tiers' sizes (:func:`rank_tier_sizes`)."""
+    if ds.spec.tier_thresholds is not None and scores is not None:
         return tier_of_score(scores, ds.spec.tier_thresholds)
-    return tier_of_rank(ranks, ds.spec.tiers)
+    return tier_of_rank(ranks, rank_tier_sizes(ds))
 
 
 def rank_tier_sizes(ds: Dataset) -> tuple[int, ...]:
@@ -207,16 +209,19 @@ def _interval_text(lo: int, hi: int) -> str:
 
 
 def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
-                 rank_width: int, tier_probability: float,
+                 rank_width: int | None, tier_probability: float,
                  tier_counts: np.ndarray | None = None) -> pd.DataFrame:
     """Per-unit summary of a rank distribution (ranks.csv and its siblings): quantiles,
-    extremes, P(published rank / tier), binomial standard error, fragility flags.
-    ``tier_counts`` (units x tiers) are the scenarios' tiers by score, for threshold tiers
-    (a threshold tier follows the scenario's score, not its rank)."""
+    extremes, P(published rank / tier), binomial standard error, fragility flags. A rank is
+    fragile when its 90% interval crosses a tier boundary (tiers in rank positions: see
+    :func:`rank_tier_sizes`), or, when ``rank_width`` is set, when the interval is at least
+    that wide. ``tier_counts`` (units x tiers) are the scenarios' tiers by score, for threshold
+    tiers (a threshold tier follows the scenario's score, not its rank)."""
+    tiers = rank_tier_sizes(ds)
     published = published_ranks(ds)
     pub_tier = published_tiers(ds)
     n = hist.n
-    p_tiers = hist.tier_probabilities(ds.spec.tiers) if tier_counts is None \
+    p_tiers = hist.tier_probabilities(tiers) if tier_counts is None \
         else tier_counts / max(n, 1)
     p05, p25, p50, p75, p95 = (hist.quantile(q) for q in (0.05, 0.25, 0.5, 0.75, 0.95))
     p_pub_tier = p_tiers[np.arange(ds.n_units), pub_tier - 1]
@@ -236,14 +241,18 @@ def rank_summary(ds: Dataset, hist: RankHistogram, nominal_rank: np.ndarray,
     df["p_published_tier"] = p_pub_tier
     df["se_p_published_tier"] = np.sqrt(p_pub_tier * (1 - p_pub_tier) / max(n, 1))
     width = df["p95"] - df["p05"]
-    df["rank_fragile"] = width >= rank_width
+    if rank_width is None:
+        df["rank_fragile"] = tier_of_rank(p05, tiers) != tier_of_rank(p95, tiers)
+    else:
+        df["rank_fragile"] = width >= rank_width
     df["tier_fragile"] = df["p_published_tier"] < tier_probability
     reasons = []
     for rec in df.to_dict("records"):
         r = []
         if rec["rank_fragile"]:
             r.append(f"90% rank interval {_interval_text(rec['p05'], rec['p95'])} "
-                     f"(width {rec['p95'] - rec['p05']})")
+                     + ("crosses a tier boundary" if rank_width is None
+                        else f"(width {rec['p95'] - rec['p05']})"))
         if rec["tier_fragile"]:
             r.append(f"P(stays in tier {rec['published_tier']}) = {rec['p_published_tier']:.2f}")
         reasons.append("; ".join(r))

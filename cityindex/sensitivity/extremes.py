@@ -36,6 +36,7 @@ import contextlib
 import itertools
 import multiprocessing as mp
 import os
+import signal
 import sys
 from dataclasses import dataclass
 
@@ -174,6 +175,13 @@ def _solve(x: np.ndarray, k: int, others: np.ndarray, fixed_above: int, poly: Po
 _STATE: tuple | None = None
 
 
+def _worker_signals() -> None:
+    """A forked worker keeps no handler of its parent's: the parent answers Ctrl-C and
+    SIGTERM, and ends the pool with SIGTERM, which must end a worker quietly."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _solve_unit(k: int) -> tuple[int, int, np.ndarray, np.ndarray]:
     x, poly, always_above, never_at_least, identical, bound = _STATE
     free = np.flatnonzero(~always_above[:, k] & ~never_at_least[:, k])
@@ -232,7 +240,7 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0) ->
     # Each unit's two MILPs are independent: a forked process pool uses both cores (HiGHS in
     # threads holds the GIL for part of its work and scales poorly).
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        with _quiet_stdout(), mp.get_context("fork").Pool(workers) as pool:
+        with _quiet_stdout(), mp.get_context("fork").Pool(workers, _worker_signals) as pool:
             rows = pool.map(_solve_unit, range(n), chunksize=4)
     else:
         with _quiet_stdout():

@@ -7,7 +7,10 @@ Factors, each uniform on its range:
   SALib groups (the pillar weights together, each pillar's split together);
 - discrete choices by trigger, a U(0, 1) factor mapped to one of k options by floor(u k):
   the normalisation and the aggregation (when the run file lists more than one),
-  leave-one-out over "none" + each indicator, and — when the run file has a [noise] model —
+  leave-one-out: "none" with probability ``[sobol] leave_one_out_none`` (u below it), else
+  each indicator equally likely (the rest of the unit interval in D equal parts) — with equal
+  odds over "none" and D indicators the trigger would drop one in D of D + 1 draws and
+  dominate every rank by construction — and, when the run file has a [noise] model,
   measurement noise: a trigger over K = 1024 noisy copies of the data drawn once from that
   model (seeded), so the noise realisation is a factor like any other (Saisana et al. 2005
   treat data error the same way).
@@ -80,6 +83,39 @@ def trigger(u: np.ndarray, k: int) -> np.ndarray:
     return np.minimum((u * k).astype(np.int64), k - 1)
 
 
+def leave_one_out_trigger(u: np.ndarray, d: int, p_none: float) -> np.ndarray:
+    """Map U(0, 1) to 0 ("none") when u < p_none, else to 1..d in equal parts of the rest."""
+    rest = trigger((u - p_none) / (1.0 - p_none), d) + 1
+    return np.where(u < p_none, 0, rest)
+
+
+def factor_distributions(ds: Dataset, cfg: UncertaintyModel, problem: dict,
+                         leave_one_out_none: float) -> list[dict]:
+    """Each factor and its distribution in words (summary.json and the page)."""
+    spec = ds.spec
+    out = []
+    for name in problem["names"]:
+        if name.startswith("w_"):
+            text = (f"multiplier U({1 - cfg.delta:g}, {1 + cfg.delta:g}) on the node's "
+                    "weight, renormalised among its siblings")
+        elif name == "normalisation":
+            text = (f"one of {', '.join(cfg.normalisations)}, equally likely "
+                    f"(1/{len(cfg.normalisations)} each)")
+        elif name == "aggregation":
+            text = (f"one of {', '.join(cfg.aggregations)}, equally likely "
+                    f"(1/{len(cfg.aggregations)} each)")
+        elif name == "leave_one_out":
+            d = len(spec.indicators)
+            text = (f"no indicator left out with probability {leave_one_out_none:g}; each of "
+                    f"the {d} indicators left out with probability "
+                    f"{(1 - leave_one_out_none) / d:.3g}")
+        else:
+            text = (f"one of {NOISE_REALISATIONS} noisy copies of the data drawn once from the "
+                    "[noise] model, equally likely")
+        out.append({"factor": name, "distribution": text})
+    return out
+
+
 def _noisy_normalised(ds: Dataset, cfg: UncertaintyModel, seed: int) -> dict[str, np.ndarray]:
     """K noisy copies of the indicators from the [noise] model, normalised by every choice
     (K, choices, U, D), with logs for geometric aggregation."""
@@ -118,7 +154,8 @@ def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
     return out
 
 
-def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
+def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0,
+                leave_one_out_none: float = SobolSettings.leave_one_out_none
                 ) -> tuple[Callable[[np.ndarray], np.ndarray], list[str]]:
     """The model for :func:`cityindex.sensitivity.sobol.sobol_indices`: factor rows ->
     (units' ranks..., mean absolute rank shift). Returns the callable and output names."""
@@ -141,7 +178,8 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
         n = x.shape[0]
         w = renormalise(nominal_w * x[:, : len(nodes)], siblings)
         if "leave_one_out" in names:
-            choice = trigger(x[:, names.index("leave_one_out")], len(spec.indicators) + 1)
+            choice = leave_one_out_trigger(x[:, names.index("leave_one_out")],
+                                           len(spec.indicators), leave_one_out_none)
             for i, ind in enumerate(spec.indicators, start=1):
                 rows = choice == i
                 if rows.any():
@@ -175,7 +213,7 @@ def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, see
     problem = index_problem(ds.spec, cfg, grouped=settings.grouped,
                             leave_one_out=settings.leave_one_out, noise=cfg.noise is not None)
     factors, d = extract_group_names(problem)
-    model, outputs = index_model(ds, cfg, problem, seed)
+    model, outputs = index_model(ds, cfg, problem, seed, settings.leave_one_out_none)
     x = sobol.sample(problem, settings.n, seed)
     y = model(x)
     frames = []
@@ -197,7 +235,7 @@ class SobolResult(Result):
 
     def __init__(self, ds: Dataset, model: UncertaintyModel, settings: SobolSettings,
                  seed: int) -> None:
-        self.dataset, self.settings = ds, settings
+        self.dataset, self.settings, self.model = ds, settings, model
         self.indices, self.convergence, self.problem = index_sobol(ds, model, settings, seed)
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -216,6 +254,8 @@ class SobolResult(Result):
         return {
             "n": sc.n, "factors": d, "evaluations": sc.n * (d + 2),
             "n_boot": sc.n_boot,
+            "factor_distributions": factor_distributions(self.dataset, self.model, problem,
+                                                         sc.leave_one_out_none),
             "ci_half_width_above_0_1": len(wide),
             "flag_wide_ci": bool(len(wide) > 0),
             "undefined_outputs": sorted(set(indices.loc[indices["note"] != "", "unit"])),

@@ -3,8 +3,11 @@
 Following Saisana, Saltelli & Tarantola (2005, JRSS A 168(2), "Uncertainty and sensitivity
 analysis techniques as tools for the quality assessment of composite indicators") and the
 OECD/JRC Handbook (2008, ch. 7): each scenario draws the weights, the normalisation and the
-aggregation from the run file's model; every unit is scored and ranked in that scenario; the
-ranks are folded into integer accumulators, chunk by chunk:
+aggregation from one lens of the run file's model (:mod:`cityindex.sensitivity.lens`): the
+``weights`` lens varies the weights alone at the index's own construction, the
+``construction`` lens draws alternative constructions at nominal weights, the ``combined``
+lens draws all of them jointly; every unit is scored and ranked in that scenario; the ranks
+are folded into integer accumulators, chunk by chunk:
 
 - a rank histogram per unit, giving the rank acceptability matrix of SMAA-2 (Lahdelma &
   Salminen 2001), quantiles, mean, extremes and tier probabilities;
@@ -13,8 +16,9 @@ ranks are folded into integer accumulators, chunk by chunk:
   R_s = (1/U) sum_c |rank_nominal(c) - rank_s(c)| (Saisana et al. 2005, eq. 12), kept as an
   exact histogram of sum_c |...| (an integer).
 
-Assumptions stated in the report: scenarios are independent draws; every choice listed in the
-run file is equally likely; ranks use ties "min". Monte-Carlo standard errors of probabilities
+Assumptions stated in the report: scenarios are independent draws; in the combined lens every
+choice listed in the run file is equally likely, in the construction lens each has the
+probability the run file states; ranks use ties "min". Monte-Carlo standard errors of probabilities
 are binomial, sqrt(p (1 - p) / N).
 """
 
@@ -30,8 +34,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from cityindex.data import Dataset
-from cityindex.model import UncertaintyModel
-from cityindex.rank import RankFolder, RankHistogram, rank_desc, tier_of_rank
+from cityindex.model import OWN_AGGREGATIONS, OWN_NORMALISATIONS, UncertaintyModel
+from cityindex.rank import RankFolder, RankHistogram, rank_desc
 from cityindex.result import Result
 from cityindex.sensitivity.engine import (
     Group,
@@ -39,16 +43,19 @@ from cityindex.sensitivity.engine import (
     nominal_ranks,
     nominal_scores,
     partitions,
-    published_ranks,
-    rank_summary,
     report_groups,
 )
-from cityindex.sensitivity.sampler import ScenarioSampler
+from cityindex.sensitivity.lens import RankDistribution
+from cityindex.sensitivity.sampler import ConstructionSampler, ScenarioSampler
+from cityindex.streams import Stream
 
 
 @dataclass
 class MonteCarloResult(Result):
-    """Accumulated Monte-Carlo rank statistics (see the module docstring)."""
+    """Accumulated Monte-Carlo rank statistics of one lens (see the module docstring):
+    ``weights`` (the weight model at the index's own construction), ``construction`` (named
+    alternatives drawn with stated probabilities, nominal weights) or ``combined`` (weights
+    x every listed normalisation x aggregation)."""
 
     dataset: Dataset
     model: UncertaintyModel
@@ -58,50 +65,52 @@ class MonteCarloResult(Result):
     choice_counts: np.ndarray        # (normalisations, aggregations) scenario counts
     nominal_rank: np.ndarray
     nominal_group_rank: list[np.ndarray]
+    lens: str = "weights"
+    normalisations: tuple[str, ...] = ()
+    aggregations: tuple[str, ...] = ()
     name = "montecarlo"
 
     @property
     def n(self) -> int:
         return self.folder.overall.n
 
+    def distribution(self) -> RankDistribution:
+        """The lens's rank distribution (ranks, acceptability, groups with a lens column)."""
+        return RankDistribution(self.lens, self.dataset, self.folder, self.nominal_rank,
+                                self.group_defs, self.model.rank_width,
+                                self.model.tier_probability)
+
     def group_histograms(self) -> list[RankHistogram]:
-        kinds = list(dict.fromkeys(g.kind for g in self.group_defs))
-        return [self.folder.group_histogram(kinds.index(g.kind), g.members)
-                for g in self.group_defs]
+        return self.distribution().group_histograms()
 
     def ranks(self) -> pd.DataFrame:
-        """ranks.csv: one row per unit — quantiles, extremes, P(tier), flags."""
-        return rank_summary(self.dataset, self.folder.overall, self.nominal_rank,
-                            self.model.rank_width, self.model.tier_probability,
-                            self.folder.tier_counts)
+        """ranks.csv rows of this lens: one row per unit — quantiles, extremes, P(tier),
+        flags."""
+        return self.distribution().ranks()
 
     def acceptability(self) -> pd.DataFrame:
-        """acceptability.csv: P(unit has rank r) (SMAA-2)."""
-        return acceptability_table(self)
+        """acceptability.csv rows of this lens: P(unit has rank r) (SMAA-2)."""
+        return self.distribution().acceptability()
 
     def groups(self) -> pd.DataFrame:
-        """groups.csv: within-group rank intervals and tier probabilities."""
-        return group_table(self)
+        """groups.csv rows of this lens: within-group rank intervals and tier
+        probabilities."""
+        return self.distribution().groups()
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"ranks": self.ranks(), "acceptability": self.acceptability(),
-                "groups": self.groups()}
+        return self.distribution().tables()
 
     def summary(self) -> dict:
-        ranks, groups = self.ranks(), self.groups()
-        m = self.model
+        groups = self.groups()
+        ranks = self.ranks()
         return {
             "scenarios": self.n,
             "scenarios_by_choice": {
                 f"{nm}/{ag}": int(self.choice_counts[i, j])
-                for i, nm in enumerate(m.normalisations)
-                for j, ag in enumerate(m.aggregations)},
+                for i, nm in enumerate(self.normalisations)
+                for j, ag in enumerate(self.aggregations)},
             "average_abs_rank_shift": shift_summary(self),
-            "rank_fragile": int(ranks["rank_fragile"].sum()),
-            "tier_fragile": int(ranks["tier_fragile"].sum()),
-            "tier_fragile_by_published_tier": {
-                str(t): int(ranks.loc[ranks.published_tier == t, "tier_fragile"].sum())
-                for t in sorted(ranks["published_tier"].unique())},
+            **{k: v for k, v in self.distribution().summary().items() if k != "draws"},
             "nominal_differs_from_published": [
                 {"unit": u, "published_rank": int(p), "nominal_rank": int(n)}
                 for u, p, n in ranks[["unit", "published_rank", "nominal_rank"]]
@@ -109,21 +118,28 @@ class MonteCarloResult(Result):
             "group_tier_fragile": {
                 kind: int(g["group_tier_fragile"].sum())
                 for kind, g in groups.groupby("group_kind", sort=True)},
-            "max_se_p_published_tier": float(np.max(ranks["se_p_published_tier"])),
         }
 
     def chart(self, extremes: pd.DataFrame | None = None):
         """Rank uncertainty, one row per unit (unconfigured Altair chart)."""
         from cityindex.report import charts
 
-        return charts.rank_uncertainty(self.ranks(), self.dataset.meta, self.dataset.spec.tiers,
-                                       extremes)
+        return charts.rank_uncertainty(self.ranks(), None, self.dataset.spec.tiers,
+                                       charts.extremes_ranges(extremes))
 
 
 def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int | None = None,
                    chunk_blocks: int | None = None, workers: int = 2,
-                   progress: Callable[[int, int], None] | None = None) -> MonteCarloResult:
-    """Draw ``samples`` scenarios (default ``model.samples``) and accumulate rank statistics.
+                   progress: Callable[[int, int], None] | None = None,
+                   lens: str | None = None) -> MonteCarloResult:
+    """Draw ``samples`` scenarios (default: the lens's sample count) and accumulate rank
+    statistics.
+
+    ``lens`` is ``"weights"`` (the model's weights at the index's own normalisation and
+    aggregation), ``"construction"`` (nominal weights, the model's construction
+    probabilities) or ``"combined"`` (the model as given: weights x every listed
+    normalisation x aggregation). Default: ``"weights"`` when the model lists no alternative,
+    else ``"combined"``.
 
     Tasks of ``chunk_blocks`` sampler blocks run on ``workers`` threads (numpy releases the
     GIL in matrix products, sorts and ufuncs); each block is scored and folded on its own
@@ -134,19 +150,36 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     merged in block order: memory is bounded whatever the number of scenarios (submitting
     every task up front, as ``Executor.map`` does, grows without bound for large N).
     """
-    sampler = ScenarioSampler(ds.spec, model, seed, samples)
-    scorer = IndexModel(ds, model.normalisations, model.aggregations, model.geometric_offset)
+    if lens is None:
+        lens = "combined" if model.has_alternatives else "weights"
+    if lens == "weights":
+        model = model.replace(normalisations=OWN_NORMALISATIONS, aggregations=OWN_AGGREGATIONS)
+        sampler = ScenarioSampler(ds.spec, model, seed, samples, Stream.WEIGHTS)
+        norms, aggs = model.normalisations, model.aggregations
+    elif lens == "combined":
+        sampler = ScenarioSampler(ds.spec, model, seed,
+                                  model.combined_samples if samples is None else samples)
+        norms, aggs = model.normalisations, model.aggregations
+    elif lens == "construction":
+        sampler = ConstructionSampler(ds.spec, model, seed, samples)
+        norms, aggs = sampler.normalisations, sampler.aggregations
+    else:
+        raise ValueError(f"lens must be 'weights', 'construction' or 'combined'; got {lens!r}")
+    scorer = IndexModel(ds, norms, aggs, model.geometric_offset)
     groups = report_groups(ds)
     labels = partitions(ds, groups)
     base = nominal_scores(ds).to_numpy()
     nominal = nominal_ranks(ds)
     nominal_group = [rank_desc(base[g.members]) for g in groups]
     chunk_blocks = max(1, chunk_blocks or 8)
+    # score thresholds hold on the index's own scale: under another normalisation, tiers go
+    # by rank position (engine.tiers_of)
+    thresholds = ds.spec.tier_thresholds if set(norms) <= {"published"} else None
     starts = range(0, sampler.n_blocks, chunk_blocks)  # lazy: N may be huge
-    shape = (len(model.normalisations), len(model.aggregations))
+    shape = (len(norms), len(aggs))
 
     def work(start: int) -> tuple[RankFolder, np.ndarray, int]:
-        folder = RankFolder(ds.n_units, nominal, labels, ds.spec.tier_thresholds)
+        folder = RankFolder(ds.n_units, nominal, labels, thresholds)
         choices = np.zeros(shape, dtype=np.int64)
         n = 0
         for b in range(start, min(start + chunk_blocks, sampler.n_blocks)):
@@ -157,7 +190,7 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
             n += len(sc)
         return folder, choices, n
 
-    total = RankFolder(ds.n_units, nominal, labels, ds.spec.tier_thresholds)
+    total = RankFolder(ds.n_units, nominal, labels, thresholds)
     choice_counts = np.zeros(shape, dtype=np.int64)
     done = 0
 
@@ -188,45 +221,17 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
                 future.cancel()
             raise
     return MonteCarloResult(ds, model, seed, groups, total, choice_counts, nominal,
-                            nominal_group)
+                            nominal_group, lens, tuple(norms), tuple(aggs))
 
 
 def acceptability_table(res: MonteCarloResult) -> pd.DataFrame:
-    """acceptability.csv: P(unit has rank r), one row per unit, one column per rank."""
-    p = res.folder.overall.probabilities()
-    df = pd.DataFrame(p, columns=[f"rank_{r}" for r in range(1, p.shape[1] + 1)])
-    df.insert(0, "unit", res.dataset.units)
-    return df
+    """acceptability.csv rows of one lens: P(unit has rank r)."""
+    return res.acceptability()
 
 
 def group_table(res: MonteCarloResult) -> pd.DataFrame:
-    """groups.csv: within-group rank intervals and tier probabilities."""
-    ds = res.dataset
-    published = published_ranks(ds)
-    frames = []
-    for g, hist, nominal in zip(res.group_defs, res.group_histograms(),
-                                res.nominal_group_rank):
-        pub = rank_desc(-published[g.members].astype(float))  # published order in the group
-        pub_tier = tier_of_rank(pub, g.tiers)
-        p_tiers = hist.tier_probabilities(g.tiers)
-        p_pub = p_tiers[np.arange(g.members.size), pub_tier - 1]
-        frames.append(pd.DataFrame({
-            "group_kind": g.kind, "group": g.name, "group_size": g.members.size,
-            "unit": [ds.units[i] for i in g.members],
-            "published_rank": published[g.members],
-            "published_group_rank": pub, "nominal_group_rank": nominal,
-            "published_group_tier": pub_tier,
-            "median": hist.quantile(0.5), "p05": hist.quantile(0.05),
-            "p95": hist.quantile(0.95), "mc_min": hist.minimum(), "mc_max": hist.maximum(),
-            "p_published_group_tier": p_pub,
-            "se_p_published_group_tier": np.sqrt(p_pub * (1 - p_pub) / max(hist.n, 1)),
-            "group_tier_fragile": p_pub < res.model.tier_probability,
-        }))
-    columns = ["group_kind", "group", "group_size", "unit", "published_rank",
-               "published_group_rank", "nominal_group_rank", "published_group_tier", "median",
-               "p05", "p95", "mc_min", "mc_max", "p_published_group_tier",
-               "se_p_published_group_tier", "group_tier_fragile"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    """groups.csv rows of one lens: within-group rank intervals and tier probabilities."""
+    return res.groups()
 
 
 def shift_summary(res: MonteCarloResult) -> dict:
@@ -252,10 +257,9 @@ def shift_summary(res: MonteCarloResult) -> dict:
     }
 
 
-def method_notes(model: UncertaintyModel, seed: int) -> dict:
-    """The assumptions behind the Monte-Carlo numbers, in words, for summary.json and the
-    report."""
-    weights = {
+def weight_model_text(model: UncertaintyModel) -> str:
+    """The weight model in words."""
+    return {
         "uniform": f"each node weight multiplied by U(1-{model.delta}, 1+{model.delta}) "
                    "independently, then renormalised among siblings (Saisana, Saltelli & "
                    "Tarantola 2005)",
@@ -264,21 +268,46 @@ def method_notes(model: UncertaintyModel, seed: int) -> dict:
                    "Lahdelma & Salminen 2001)",
         "fixed": "nominal weights",
     }[model.weights]
+
+
+def _odds(p: dict) -> str:
+    return ", ".join(f"{k} {v:.3g}" for k, v in p.items())
+
+
+def method_notes(model: UncertaintyModel, seed: int) -> dict:
+    """The assumptions behind each lens's numbers, in words, for summary.json and the
+    report."""
+    norm_p, agg_p = model.construction_probabilities
+    c = model.construction
     return {
-        "weights": weights,
-        "normalisation": f"one of {list(model.normalisations)} per scenario, equally likely",
-        "aggregation": f"one of {list(model.aggregations)} per scenario, equally likely; "
-                       "'published' is each node's own method, 'arithmetic'/'geometric' that "
-                       "method at every aggregate node; geometric uses value + "
-                       f"{model.geometric_offset}",
+        "weights_lens": f"{weight_model_text(model)}; the index's own normalisation "
+                        f"({', '.join(OWN_NORMALISATIONS)}) and aggregation "
+                        f"({', '.join(OWN_AGGREGATIONS)}); {model.samples} scenarios",
+        "construction_lens": (
+            "named deterministic alternatives at nominal weights: each normalisation, "
+            "geometric aggregation (value + "
+            f"{model.geometric_offset}), each indicator left out"
+            + (f"; Monte Carlo of {model.construction_samples} scenarios at nominal weights "
+               f"with normalisation odds {_odds(dict(norm_p))}, aggregation odds "
+               f"{_odds(dict(agg_p))}, one indicator left out with probability "
+               f"{c.leave_one_out}" if c is not None else "")),
+        "combined_lens": (
+            f"{weight_model_text(model)}; normalisation one of {list(model.normalisations)} "
+            f"and aggregation one of {list(model.aggregations)} per scenario, equally likely "
+            "('published' is each node's own method, 'arithmetic'/'geometric' that method at "
+            f"every aggregate node, geometric on value + {model.geometric_offset}); "
+            f"{model.combined_samples} scenarios; for comparison "
+            "with published audits, not used for any verdict"
+            if model.combined is not None and model.has_alternatives else "not run"),
         "ranks": "1 = best; ties share the lowest rank ('min')",
         "quantiles": "inverse-CDF (Hyndman & Fan type 1) from exact rank histograms",
         "reference_ranking": "nominal: published normalisation, each node's own aggregation, "
                              "nominal weights, recomputed from the published indicators",
         "standard_errors": "binomial Monte-Carlo standard error sqrt(p(1-p)/N)",
-        "rank_fragile": f"90% Monte-Carlo rank interval (p05-p95) at least {model.rank_width} "
-                        "ranks wide",
+        "rank_fragile": ("90% rank interval (p05-p95) crosses a tier boundary"
+                         if model.rank_width is None else
+                         f"90% rank interval (p05-p95) at least {model.rank_width} ranks wide"),
         "tier_fragile": f"P(published tier) below {model.tier_probability}",
         "randomness": f"numpy PCG64 streams from SeedSequence({seed}), one per block of "
-                      "2048 scenarios keyed by block index",
+                      "2048 scenarios keyed by stream and block index",
     }

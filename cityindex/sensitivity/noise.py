@@ -43,6 +43,7 @@ from cityindex.rank import RankFolder
 from cityindex.result import Result
 from cityindex.score import effective_weight_batch, evaluate_tree
 from cityindex.sensitivity.engine import nominal_ranks, partitions, rank_summary, report_groups
+from cityindex.sensitivity.lens import RankDistribution
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
 
@@ -181,6 +182,8 @@ class NoiseResult(Result):
         both, _ = noise_bootstrap(ds, settings.models, settings.replicates, seed,
                                   weights=ScenarioSampler(ds.spec, model, seed))
         nominal = nominal_ranks(ds)
+        self.alone = RankDistribution("noise", ds, alone, nominal, report_groups(ds),
+                                      model.rank_width, model.tier_probability)
         frames = []
         for label, fold in (("noise", alone), ("noise+weights", both)):
             frame = rank_summary(ds, fold.overall, nominal, model.rank_width,
@@ -189,11 +192,17 @@ class NoiseResult(Result):
             frames.append(frame)
         self.frame = pd.concat(frames, ignore_index=True)
 
+    def distribution(self) -> RankDistribution:
+        """The ``noise`` lens: the noise-alone bootstrap at nominal weights (noise.csv's
+        "noise+weights" rows mix two lenses and are kept there for comparison only)."""
+        return self.alone
+
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"noise": self.frame}
 
     def summary(self) -> dict:
-        return {"replicates": self.settings.replicates, "assumptions": ASSUMPTIONS}
+        return {"replicates": self.settings.replicates, "assumptions": ASSUMPTIONS,
+                **self.alone.summary()}
 
 
 class ResampleResult(Result):
@@ -202,10 +211,22 @@ class ResampleResult(Result):
     name = "resample"
 
     def __init__(self, ds: Dataset, model: UncertaintyModel, replicates: int, seed: int) -> None:
-        self.dataset = ds
+        self.dataset, self.replicates = ds, replicates
         fold = resample_bootstrap(ds, replicates, seed)
         self.frame = rank_summary(ds, fold.overall, nominal_ranks(ds), model.rank_width,
                                   model.tier_probability, fold.tier_counts)
+        self.lens = RankDistribution("sample", ds, fold, nominal_ranks(ds), report_groups(ds),
+                                     model.rank_width, model.tier_probability)
+
+    def distribution(self) -> RankDistribution:
+        """The ``sample`` lens."""
+        return self.lens
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"resample": self.frame}
+
+    def summary(self) -> dict:
+        return {"replicates": self.replicates,
+                "assumptions": "units drawn with replacement; min-max bounds re-derived from "
+                               "each resample; nominal weights",
+                **self.lens.summary()}

@@ -98,3 +98,44 @@ class ScenarioSampler:
         norm = rng.integers(0, len(self.model.normalisations), size=n)
         agg = rng.integers(0, len(self.model.aggregations), size=n)
         return Scenarios(node_w, effective_weight_batch(self.spec, node_w), norm, agg)
+
+
+class ConstructionSampler(ScenarioSampler):
+    """The construction lens's scenarios: nominal weights; each scenario draws a
+    normalisation and an aggregation with the model's construction probabilities and, with
+    probability ``leave_one_out``, leaves one indicator out (each equally likely; siblings
+    renormalised as in :func:`cityindex.sensitivity.leave_one_out.drop_indicator`).
+
+    ``normalisations`` / ``aggregations`` are the choices with a positive probability, in the
+    library's order: the scorer is built over exactly these."""
+
+    def __init__(self, spec: Spec, model: UncertaintyModel, seed: int,
+                 samples: int | None = None) -> None:
+        norm_p, agg_p = model.construction_probabilities
+        self.normalisations = tuple(k for k, p in norm_p.items() if p > 0)
+        self.aggregations = tuple(k for k, p in agg_p.items() if p > 0)
+        self.norm_p = np.array([norm_p[k] for k in self.normalisations])
+        self.agg_p = np.array([agg_p[k] for k in self.aggregations])
+        c = model.construction
+        self.drop_p = 0.0 if c is None else c.leave_one_out
+        super().__init__(spec, model, seed,
+                         model.construction_samples if samples is None else samples,
+                         Stream.CONSTRUCTION)
+
+    def block(self, block: int) -> Scenarios:
+        from cityindex.sensitivity.leave_one_out import drop_indicator
+
+        n = self.block_size(block)
+        rng = block_rng(self.seed, self.stream, block)
+        node_w = np.broadcast_to(self.nominal, (n, self.nominal.size)).copy()
+        norm = rng.choice(len(self.normalisations), size=n, p=self.norm_p)
+        agg = rng.choice(len(self.aggregations), size=n, p=self.agg_p)
+        drop = rng.random(n) < self.drop_p
+        which = rng.integers(0, len(self.spec.indicators), size=n)
+        for i, ind in enumerate(self.spec.indicators):
+            rows = np.flatnonzero(drop & (which == i))
+            if rows.size:
+                sub = node_w[rows]
+                drop_indicator(self.spec, sub, ind)
+                node_w[rows] = sub
+        return Scenarios(node_w, effective_weight_batch(self.spec, node_w), norm, agg)

@@ -1,43 +1,104 @@
-"""Deterministic alternative constructions, for side-by-side comparison with the published
-ranking: each normalisation with the index's own aggregation, arithmetic (when the index is not
-arithmetic everywhere) and geometric aggregation at every node of the published scores, and
-each indicator left out (nominal weights throughout)."""
+"""The ``construction`` lens's named, deterministic alternatives, side by side with the
+published ranking: each normalisation with the index's own aggregation, arithmetic (when the
+index is not arithmetic everywhere) and geometric aggregation at every node of the published
+scores, and each indicator left out (nominal weights throughout).
+
+The index's own construction ("published normalisation") is kept as the ``baseline`` row: it
+is the nominal ranking recomputed from the published indicators, and it differs from the
+published ranks only where the report's own numbers do (see reproduction.csv). A unit's tier
+"changes" under an alternative when the alternative puts it in another tier than the
+published one (by rank for tier counts, by score for score thresholds).
+"""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc
 from cityindex.result import Result
 from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
-from cityindex.sensitivity.engine import construction_scores, published_ranks
-from cityindex.sensitivity.leave_one_out import leave_one_out
+from cityindex.sensitivity.engine import (
+    composite,
+    construction_scores,
+    published_ranks,
+    published_tiers,
+    tiers_of,
+)
+from cityindex.sensitivity.leave_one_out import weights_without
+
+BASELINE = "published normalisation"
 
 
-def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
-                   loo: pd.DataFrame | None = None) -> pd.DataFrame:
-    """scenarios.csv (long): unit, scenario, rank, published_rank, shift (rank - published).
-    ``loo`` is the :func:`leave_one_out` table when the caller already has it."""
+def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
+                   ) -> pd.DataFrame:
+    """scenarios.csv (long): unit, scenario, kind (baseline | normalisation | aggregation |
+    leave_one_out), rank, published_rank, shift (rank - published), tier, published_tier,
+    tier_changed."""
     spec = ds.spec
     published = published_ranks(ds)
-    rows = {}
+    pub_tier = published_tiers(ds)
+    ranks_by: dict[str, tuple[str, np.ndarray]] = {}  # name -> (kind, scores)
     for method in NORMALISATION_CHOICES:
-        rows[f"{method} normalisation"] = construction_scores(ds, method, "published")
+        name = f"{method} normalisation"
+        ranks_by[name] = ("baseline" if name == BASELINE else "normalisation",
+                          construction_scores(ds, method, "published"))
     if not spec.linear:
-        rows["arithmetic aggregation"] = construction_scores(ds, "published", "arithmetic")
-    rows["geometric aggregation"] = construction_scores(ds, "published", "geometric",
-                                                        geometric_offset)
-    ranks_by = {name: rank_desc(scores) for name, scores in rows.items()}
-    loo = leave_one_out(ds) if loo is None else loo
+        ranks_by["arithmetic aggregation"] = (
+            "aggregation", construction_scores(ds, "published", "arithmetic"))
+    ranks_by["geometric aggregation"] = (
+        "aggregation", construction_scores(ds, "published", "geometric", geometric_offset))
     for ind in spec.indicators:
-        ranks_by[f"without {ind}"] = loo[f"rank_without_{ind}"].to_numpy()
+        ranks_by[f"without {ind}"] = (
+            "leave_one_out", composite(ds, weights_without(spec, ind).to_numpy()))
     frames = []
-    for name, ranks in ranks_by.items():
-        frames.append(pd.DataFrame({"unit": ds.units, "scenario": name, "rank": ranks,
-                                    "published_rank": published,
-                                    "shift": ranks - published}))
+    for name, (kind, scores) in ranks_by.items():
+        ranks = rank_desc(scores)
+        # another normalisation puts scores on another scale: tiers by rank position there
+        tier = tiers_of(ds, ranks, None if kind == "normalisation" else scores)
+        frames.append(pd.DataFrame({"unit": ds.units, "scenario": name, "kind": kind,
+                                    "rank": ranks, "published_rank": published,
+                                    "shift": ranks - published, "tier": tier,
+                                    "published_tier": pub_tier,
+                                    "tier_changed": tier != pub_tier}))
     return pd.concat(frames, ignore_index=True)
+
+
+def scenario_label(spec, scenario: str, short: bool = False) -> str:
+    """A named alternative construction in words."""
+    fixed = {"published normalisation": "published normalisation (the index's own)",
+             "minmax normalisation": "min-max re-normalisation",
+             "zscore normalisation": "z-score normalisation",
+             "rank normalisation": "percentile-rank normalisation",
+             "geometric aggregation": "geometric aggregation"}
+    if scenario in fixed:
+        return fixed[scenario]
+    if scenario.startswith("without "):
+        node = scenario[8:]
+        if node in spec.nodes:
+            n = spec.nodes[node]
+            label = n.label_en if short and n.label_en else (spec.label(node) or node)
+            return f"without {label}"
+    return scenario
+
+
+def worst_alternative(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per unit: the alternative (baseline excluded) that moves it most (largest |shift|;
+    the first in scenario order on ties), its shift, and whether any alternative changes
+    its tier."""
+    alt = frame[frame["kind"] != "baseline"].copy()
+    alt["abs_shift"] = alt["shift"].abs()
+    order = {s: i for i, s in enumerate(dict.fromkeys(alt["scenario"]))}
+    alt["order"] = alt["scenario"].map(order)
+    top = (alt.sort_values(["unit", "abs_shift", "order"], ascending=[True, False, True])
+           .groupby("unit", sort=False).head(1).set_index("unit"))
+    changes = alt.groupby("unit")["tier_changed"].any()
+    moved_by = alt[alt["tier_changed"]].groupby("unit")["scenario"].apply(list)
+    return pd.DataFrame({"construction_worst": top["scenario"],
+                         "construction_shift": top["shift"].astype(int),
+                         "tier_changes": changes.reindex(top.index),
+                         "moved_by": moved_by.reindex(top.index)})
 
 
 class ScenariosResult(Result):
@@ -45,15 +106,41 @@ class ScenariosResult(Result):
 
     name = "scenarios"
 
-    def __init__(self, ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
-                 loo: pd.DataFrame | None = None) -> None:
+    def __init__(self, ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
+                 ) -> None:
         self.dataset = ds
-        self.frame = scenario_ranks(ds, geometric_offset, loo)
+        self.frame = scenario_ranks(ds, geometric_offset)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"scenarios": self.frame}
 
-    def chart(self, ranks: pd.DataFrame | None = None):
+    def worst(self) -> pd.DataFrame:
+        """Per unit: the alternative that moves it most (see :func:`worst_alternative`)."""
+        return worst_alternative(self.frame)
+
+    def summary(self) -> dict:
+        f = self.frame
+        alt = f[f["kind"] != "baseline"]
+        worst = self.worst()
+        per = alt.groupby("scenario", sort=False)
+        return {
+            "alternatives": list(dict.fromkeys(alt["scenario"])),
+            "tier_kept_under_every_alternative": int((~worst["tier_changes"]).sum()),
+            "tier_changed_by_some_alternative": int(worst["tier_changes"].sum()),
+            "median_largest_shift": float(np.median(worst["construction_shift"].abs())),
+            "tier_changes_by_alternative": {k: int(g["tier_changed"].sum()) for k, g in per},
+            "mean_abs_shift_by_alternative": {k: float(g["shift"].abs().mean())
+                                              for k, g in per},
+        }
+
+    def chart(self, info: pd.DataFrame | None = None):
+        """Each city's rank under each alternative (``info``: the page's city rows)."""
         from cityindex.report import charts
 
-        return charts.scenario_dots(self.frame, ranks)
+        if info is None:
+            f = self.frame[self.frame["kind"] == "baseline"]
+            info = charts.default_info(f.assign(
+                name_en=[self.dataset.label(u).removeprefix(u).strip() for u in f["unit"]],
+                nominal_rank=f["rank"]))
+        return charts.scenario_dots(self.frame, info, self.dataset.spec.tiers,
+                                    self.dataset.spec)
