@@ -90,6 +90,14 @@ class Spec:
     missing: str = "error"
 
     @property
+    def unit(self) -> str:
+        """The unit noun in the singular ("cities" -> "city", "countries" -> "country")."""
+        noun = self.units
+        if noun.endswith("ies"):
+            return noun[:-3] + "y"
+        return noun[:-1] if noun.endswith("s") else noun
+
+    @property
     def n_tiers(self) -> int:
         if self.tier_thresholds is not None:
             return len(self.tier_thresholds) + 1

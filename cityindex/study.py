@@ -333,7 +333,7 @@ class AuditResult:
         out = {
             "run": self.run_record(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
-                        "unit_noun": getattr(ds.spec, "units", "units"),
+                        "unit_noun": ds.spec.units,
                         "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
             "method": method_notes(s.model, s.seed),
             "verdicts": {

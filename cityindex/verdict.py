@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
-from cityindex.rank import tier_of_rank
-from cityindex.sensitivity.engine import names_en, published_ranks
+from cityindex.sensitivity.engine import names_en, published_ranks, published_tiers
 from cityindex.sensitivity.scenarios import scenario_label
 
 VERDICTS = ("weight-sensitive", "noise-limited", "construction-sensitive", "robust")
@@ -70,11 +69,10 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
     (:func:`cityindex.sensitivity.scenarios.worst_alternative`); ``reproduction``
     reproduction.csv. Missing analyses leave their columns empty and their condition false.
     """
-    tiers = ds.spec.tiers
     n = ds.n_units
     w = weights.set_index("unit").reindex(ds.units)
     published = published_ranks(ds)
-    pub_tier = tier_of_rank(published, tiers)
+    pub_tier = published_tiers(ds)
     df = pd.DataFrame({"unit": ds.units, "name_en": names_en(ds),
                        "published_rank": published, "published_tier": pub_tier,
                        "verdict": "",
@@ -120,8 +118,9 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
         t = r["published_tier"]
         out = []
         if weight_sensitive[i]:
-            where = (f"; exact best–worst rank {r['era_best']}–{r['era_worst']} leaves tier {t}"
-                     if extremes is not None else " (exact bounds not computed)")
+            where = (f"; best–worst rank {r['era_best']}–{r['era_worst']} over the admissible "
+                     f"weights leaves tier {t}"
+                     if extremes is not None else " (best/worst ranks not computed)")
             out.append(f"weights: P(stays in tier {t}) = {r['weights_p_published_tier']:.3f} "
                        f"< {tier_probability:g}{where}")
         if noise_limited[i]:
@@ -181,7 +180,7 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
     """One sentence per lens, JRC style, plus one for the verdicts (keys: the lens names
     present and ``"verdicts"``)."""
     n = ds.n_units
-    noun = getattr(ds.spec, "units", "units")
+    noun = ds.spec.units
     thr = model.tier_probability
     out: dict[str, str] = {}
     counts = verdict_counts(verdicts)
@@ -192,8 +191,10 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
         text = f"Under {weights_phrase(model)}, "
         if "extremes" in w:
             kept = w["extremes"]["tier_guaranteed"]
+            exact = str(w["extremes"].get("method", "exact")).startswith("exact")
             text += (f"{kept} of {n} {noun} keep their tier under every admissible weighting "
-                     "(exact bounds)")
+                     + ("(exact bounds)" if exact else "(inner bounds: vertices and sampled "
+                        "weightings, the index is not linear in its weights)"))
             rest = n - kept - len(sensitive)
         else:
             kept = n - mc["tier_fragile"]
@@ -204,7 +205,7 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
             text += (f"{len(sensitive)} {noun}' tiers depend on the weights: "
                      f"{_names(ds, sensitive)}")
         else:
-            text += f"no {noun[:-1] if noun.endswith('s') else noun}'s tier depends on the weights"
+            text += f"no {ds.spec.unit}'s tier depends on the weights"
         if rest > 0:
             text += (f"; the other {rest} can leave their tier only under unlikely weightings "
                      f"(P(stays) ≥ {thr:g})")

@@ -18,6 +18,7 @@ from cityindex.report.labels import (
     scenario_label,
 )
 from cityindex.report.page import _table, build_page, export_static
+from cityindex.sensitivity.engine import rank_tier_sizes
 from cityindex.sensitivity.lens import LENSES
 
 CITATIONS = [
@@ -147,11 +148,12 @@ def _range(lo, hi) -> tuple[str, float]:
 def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
     """The sortable, filterable verdict table (the page's inline script drives it)."""
     spec = ds.spec
-    head = ["rank", "city", "tier", "verdict", "P(tier) weights", "90% weights",
+    one = spec.unit
+    head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
             "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
             "reasons"]
     numeric = {0, 2, 4, 5, 6, 7, 9}
-    tips = ["published rank", "city", "published tier", "the first that applies (below)",
+    tips = ["published rank", one, "published tier", "the first that applies (below)",
             "P(published tier) under the weights lens (Monte Carlo)",
             "90% rank interval under the weights lens",
             "exact best and worst rank over every admissible weighting (ERA)",
@@ -210,16 +212,16 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     spec = ds.spec
     noun = summary["dataset"].get("unit_noun", "units")
     ranks = tables["ranks"]
-    tiers = spec.tiers
+    tiers = rank_tier_sizes(ds)  # tiers in rank positions (threshold tiers: published sizes)
     verdicts = tables["verdicts"]
     info, group_columns = city_info(ds, ranks, verdicts)
     ranges = lens_ranges(tables)
     uncertainty = charts.rank_uncertainty(ranks, info, tiers, ranges, group_columns)
     weights = summary["lenses"]["weights"]
-    one = noun[:-1] if noun.endswith("s") else noun
+    one = spec.unit
     sections = [
         {"id": "verdicts", "title": f"Verdict for every {one}",
-         "text": "One verdict per city, the first that applies in the order below; reasons "
+         "text": f"One verdict per {one}, the first that applies in the order below; reasons "
                  "list every condition that holds, with its numbers. Click a column to sort, a "
                  "button to filter.",
          "html": verdict_table_html(ds, verdicts, info)},
@@ -229,7 +231,7 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
                  "weighting, so the 90% interval lies inside the grey exact best–worst range; "
                  "the other lenses perturb other things and their intervals are not "
                  "comparable with that range (it is not drawn for them). Colour is the "
-                 "city's verdict; filter by verdict or group; hover for the numbers."},
+                 f"{one}'s verdict; filter by verdict or group; hover for the numbers."},
         {"id": "tiers", "title": "Tier membership",
          "chart": charts.tier_probabilities(ranks, info, len(tiers))},
     ]
@@ -299,7 +301,7 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     for sec in sections:
         if sec.get("chart") is not None:
             sec["chart"] = charts.configure(sec["chart"])
-    title = f"Audit of the {spec.title_en} ({spec.title_zh})"
+    title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
     intro = _tiles(summary, noun) + _headlines(summary)
     out = {"index.html": build_page(title, intro, sections).encode("utf-8")}
     if static:

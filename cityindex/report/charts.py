@@ -224,7 +224,8 @@ def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
     return alt.layer(bars, marks, data=data).add_params(lens, verdict_p).properties(
         width=320, height=alt.Step(ROW),
         title=alt.Title(_lens_title_expr(present, "Tier membership, lens: "),
-                        subtitle="stacked P(tier 1/2/3); number at right: published tier"))
+                        subtitle=f"stacked P(tier {'/'.join(map(str, range(1, n_tiers + 1)))}); "
+                                 "number at right: published tier"))
 
 
 def acceptability(acc: pd.DataFrame, info: pd.DataFrame, floor: float = 1e-4
