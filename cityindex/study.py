@@ -214,7 +214,9 @@ class Study:
         # the weights lens: Monte Carlo and exact extremes at the index's own construction
         step("weights", lambda: self.montecarlo(lens="weights"))
         if m.extremes:
-            step("extremes", self.extremes)
+            ext = step("extremes", self.extremes)
+            if m.weights == "uniform" and m.extremes_delta == m.delta:  # the same weight box
+                ext.include_sampled(results["weights"].ranks())
         # the construction lens: named alternatives, and a Monte Carlo when asked
         if m.leave_one_out:
             step("leave_one_out", self.leave_one_out)

@@ -262,3 +262,17 @@ def test_every_hdi_weight_scenario_rank_lies_inside_the_stated_bounds():
     # except where the sampled range is not yet exhausted; count how often that happens
     outside = (mc["mc_min"] < ext["best"]) | (mc["mc_max"] > ext["worst"])
     assert outside.sum() <= 0.05 * len(mc), outside.sum()
+
+
+def test_committed_hdi_report_bounds_contain_every_sampled_weights_rank():
+    """Inner bounds are widened by the weights lens's own draws: no sampled rank lies
+    outside them, and extremes.csv says how they were made."""
+    import pandas as pd
+
+    folder = ROOT / "reports" / "hdi"
+    ext = pd.read_csv(folder / "extremes.csv").set_index("unit")
+    ranks = pd.read_csv(folder / "ranks.csv")
+    w = ranks[ranks["lens"] == "weights"].set_index("unit").reindex(ext.index)
+    assert (w["mc_min"] >= ext["best"]).all() and (w["mc_max"] <= ext["worst"]).all()
+    assert ext["method"].str.startswith("inner bounds").all()
+    assert ext["method"].str.endswith("widened to every rank the weights lens sampled").all()

@@ -326,6 +326,24 @@ class ExtremesResult(Result):
         self.frame = extreme_ranks(ds, delta, workers, seed)
         self.pairs, self.dominance = dominance_tables(ds)
 
+    def include_sampled(self, ranks: pd.DataFrame) -> None:
+        """Inner (sampled) bounds widened to every rank a Monte Carlo over the same weight box
+        drew (``ranks``: its ranks.csv rows), so that no sampled rank falls outside them;
+        exact bounds are left alone (they contain every sample by construction)."""
+        f = self.frame
+        if f["method"].iloc[0].startswith("exact"):
+            return
+        r = ranks.set_index("unit").reindex(f["unit"])
+        f["best"] = np.minimum(f["best"].to_numpy(), r["mc_min"].to_numpy())
+        f["worst"] = np.maximum(f["worst"].to_numpy(), r["mc_max"].to_numpy())
+        spec = self.dataset.spec
+        if spec.tier_thresholds is None:
+            f["tier_guaranteed"] = (tier_of_rank(f["best"].to_numpy(), spec.tiers)
+                                    == tier_of_rank(f["worst"].to_numpy(), spec.tiers))
+        else:
+            f["tier_guaranteed"] &= r["p_published_tier"].to_numpy() >= 1.0
+        f["method"] = f["method"] + "; widened to every rank the weights lens sampled"
+
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"extremes": self.frame, "dominance": self.pairs,
                 "dominance_summary": self.dominance}
