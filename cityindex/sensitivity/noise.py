@@ -43,6 +43,7 @@ from cityindex.rank import RankFolder
 from cityindex.result import Result
 from cityindex.score import effective_weight_batch, evaluate_tree
 from cityindex.sensitivity.engine import nominal_ranks, partitions, rank_summary, report_groups
+from cityindex.sensitivity.folding import bin_options
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
 
@@ -117,7 +118,7 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     x = ds.indicators[spec.indicators].to_numpy()
     params = noise_parameters(ds, models)
     folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
-                        spec.tier_thresholds)
+                        spec.tier_thresholds, **bin_options(ds))
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
     linear = spec.linear and ds.available is None
     scores = np.empty((replicates, ds.n_units))
@@ -150,7 +151,7 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
     linear = spec.linear and ds.available is None
     folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
-                        spec.tier_thresholds)
+                        spec.tier_thresholds, **bin_options(ds))
     u = x.shape[0]
     for b, start in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - start)
