@@ -299,7 +299,11 @@ def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys &= ~mask
     keys |= np.arange(n_units, dtype=np.int64)
     keys.sort(axis=1)
-    maybe_tied = ((keys[:, 1:] ^ keys[:, :-1]) <= mask).any(axis=1)
+    flat = keys.reshape(-1)  # adjacent pairs on the flat array (contiguous, faster)
+    close = np.empty(flat.size, dtype=bool)
+    close[-1] = False
+    np.less_equal(flat[1:] ^ flat[:-1], mask, out=close[:-1])
+    maybe_tied = close.reshape(keys.shape)[:, :-1].any(axis=1)  # not across rows
     keys &= mask
     return keys, maybe_tied
 
@@ -316,30 +320,42 @@ class _WithinRanks:
     number of its group's members met so far (itself included). Each group gets a bit field
     of a 63-bit word, wide enough to count its members; each unit adds one to its group's field
     in every partition, so one cumulative sum along the order counts every group of every
-    partition packed in the word at once, and a shift and a mask read a unit's count. A
-    partition whose fields need more than 63 bits (very many groups) is ranked by one integer
-    sort per scenario instead (label above position)."""
+    partition packed in the word at once, and a shift and a mask read a unit's count. Units in
+    no group of a partition (label -1) are counted as one more group. A partition's fields
+    share one width (a constant mask) when that fits, else each group has its own; a partition
+    whose fields need more than 63 bits (very many groups) is ranked by one integer sort per
+    scenario instead (label above position)."""
 
     def __init__(self, n_units: int, partitions: list[np.ndarray]) -> None:
         self.n_units = n_units
         self.partitions = partitions
         self.incs: list[np.ndarray] = []
         used: list[int] = []
-        self.fields: list[tuple[int, np.ndarray, np.ndarray] | None] = []
+        self.fields: list[tuple[int, np.ndarray, int | np.ndarray] | None] = []
         for lab in partitions:
-            groups, sizes = np.unique(lab[lab >= 0], return_counts=True)
-            widths = [int(s).bit_length() for s in sizes]
-            need = sum(widths)
-            if need > 63:
+            groups, sizes = np.unique(lab, return_counts=True)   # -1: no group, a group too
+            uniform = int(sizes.max()).bit_length()
+            options = [[uniform] * sizes.size, [int(n).bit_length() for n in sizes]]
+            # a constant mask in a word already used, else a mask per group there, else a
+            # new word (one more cumulative sum per scenario)
+            word, widths = None, None
+            for option in options:
+                word = next((k for k, bits in enumerate(used) if bits + sum(option) <= 63),
+                            None)
+                if word is not None:
+                    widths = option
+                    break
+            if widths is None:
+                widths = next((o for o in options if sum(o) <= 63), None)
+            if widths is None:
                 self.fields.append(None)
                 continue
-            word = next((k for k, bits in enumerate(used) if bits + need <= 63), None)
             if word is None:
                 self.incs.append(np.zeros(n_units, dtype=np.int64))
                 used.append(0)
                 word = len(used) - 1
             shift = np.zeros(n_units, dtype=np.int64)
-            mask = np.zeros(n_units, dtype=np.int64)   # 0 for units in no group: rank 0
+            mask = np.zeros(n_units, dtype=np.int64)
             offset = used[word]
             for g, w in zip(groups, widths):
                 members = lab == g
@@ -348,12 +364,12 @@ class _WithinRanks:
                 self.incs[word][members] += np.int64(1) << offset
                 offset += w
             used[word] = offset
-            self.fields.append((word, shift, mask))
+            self.fields.append((word, shift, (1 << uniform) - 1 if widths == options[0]
+                                else mask))
 
     def at_positions(self, order: np.ndarray) -> list[np.ndarray]:
         """Per partition, (rows, units) int64: the within-group rank (1-based) of the unit at
-        each position of each row of ``order``; 0 for units in no group of the partition
-        (any value on the sort fallback)."""
+        each position of each row of ``order`` (units in no group ranked among themselves)."""
         cums = [np.cumsum(np.take(inc, order), axis=1) for inc in self.incs]
         out = []
         for p, field in enumerate(self.fields):
@@ -362,7 +378,7 @@ class _WithinRanks:
                 continue
             word, shift, mask = field
             r = cums[word] >> np.take(shift, order)
-            r &= np.take(mask, order)
+            r &= mask if isinstance(mask, int) else np.take(mask, order)
             out.append(r)
         return out
 
@@ -379,7 +395,6 @@ class _WithinRanks:
         key &= (1 << bits) - 1                 # the position of the unit in each slot
         out = np.empty((rows, u), dtype=np.int64)
         np.put_along_axis(out, key, np.broadcast_to(slot_rank, (rows, u)), axis=1)
-        out[np.take(lab < 0, order)] = 0
         return out
 
 
@@ -419,17 +434,15 @@ class RankFolder:
         self.max_bins = max_bins_for(n_units) if max_bins is None else int(max_bins)
         self.exact = n_units <= self.max_bins
         self._within = _WithinRanks(n_units, self.partitions)
-        self._tile_cache: dict[int, tuple] = {}
-        units = np.arange(u, dtype=np.int64)
+        self._tile_cache: dict[int, np.ndarray] = {}
         ptiers = list(partition_tiers or [()] * len(self.partitions))
         if self.exact:
             self.overall: RankHistogram = RankHistogram(u)
-            widths = [max(1, int(np.bincount(lab[lab >= 0]).max()) if (lab >= 0).any() else 1)
-                      for lab in self.partitions]
-            self.partition_counts = [np.zeros((u, w), dtype=np.int64) for w in widths]
-            # flat index of (unit, within rank r >= 1) is base + r; units in no group read r = 0
-            self._base = [np.where(lab >= 0, units * w - 1, units * w)
-                          for lab, w in zip(self.partitions, widths)]
+            # units x within-group ranks (columns beyond a group's size stay 0)
+            self.partition_counts = [np.zeros((u, u), dtype=np.int64) for _ in self.partitions]
+            # |reference - rank| at flat index unit * U + rank - 1
+            self._shift_table = np.abs(self.reference[:, None]
+                                       - np.arange(1, u + 1)[None, :]).ravel()
             self.shift_steps = 0
             self.shift_counts = np.zeros(u * u + 1, dtype=np.int64)
             self._rows = max(1, SLICE_ELEMENTS // max(1, u))
@@ -467,12 +480,13 @@ class RankFolder:
             self.shift_max = 0
             self._rows = max(1, BINNED_SLICE_ELEMENTS // max(1, u))
 
-    def _tiles(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
-        """Flat, contiguous per-position constants for ``rows`` scenarios (broadcasting over
-        a short last axis is several times slower than flat ops)."""
+    def _tiles(self, rows: int) -> np.ndarray:
+        """Flat, contiguous positions 0..U-1 for ``rows`` scenarios (broadcasting over a
+        short last axis is several times slower than flat ops)."""
         if rows not in self._tile_cache:
-            pos = np.tile(np.arange(self.n_units, dtype=np.int64), rows)
-            self._tile_cache = {rows: (pos, pos + 1)}
+            if len(self._tile_cache) > 4:
+                self._tile_cache.clear()
+            self._tile_cache[rows] = np.tile(np.arange(self.n_units, dtype=np.int64), rows)
         return self._tile_cache[rows]
 
     def add(self, scores: np.ndarray) -> np.ndarray:
@@ -481,8 +495,8 @@ class RankFolder:
         fold = self._add_exact if self.exact else self._add_binned
         if s.shape[0] <= self._rows:
             return fold(s)
-        return np.concatenate([fold(s[lo: lo + self._rows])
-                               for lo in range(0, s.shape[0], self._rows)])
+        rows = -(-s.shape[0] // -(-s.shape[0] // self._rows))  # equal slices
+        return np.concatenate([fold(s[lo: lo + rows]) for lo in range(0, s.shape[0], rows)])
 
     def _add_tiers(self, scores: np.ndarray) -> None:
         if self.thresholds is not None:
@@ -500,30 +514,24 @@ class RankFolder:
         if clean.any():
             o = order[clean] if tied.any() else order
             rows = o.shape[0]
-            pos, rank = self._tiles(rows)
-            of = o.ravel()
-            flat = of * u
-            flat += pos
+            base = o.ravel() * u
+            flat = base + self._tiles(rows)
             scatter_add(self.overall.counts, flat)
-            d = np.take(self.reference, of)
-            d -= rank
-            np.abs(d, out=d)
-            shifts[clean] = d.reshape(rows, u).sum(axis=1)
-            for base, counts, within in zip(self._base, self.partition_counts,
-                                            self._within.at_positions(o)):
-                flat = np.take(base, of)
-                flat += within.ravel()
-                scatter_add(counts, flat)
+            shifts[clean] = np.take(self._shift_table, flat).reshape(rows, u).sum(axis=1)
+            base -= 1
+            for counts, within in zip(self.partition_counts, self._within.at_positions(o)):
+                within = within.ravel()
+                within += base
+                scatter_add(counts, within)
         if tied.any():
             ranks = rank_desc(scores[tied])
             self.overall.add(ranks)
             shifts[tied] = np.abs(ranks - self.reference).sum(axis=1)
             for lab, counts in zip(self.partitions, self.partition_counts):
-                width = counts.shape[1]
                 for label in np.unique(lab[lab >= 0]):
                     members = np.flatnonzero(lab == label)
                     within = rank_desc(scores[tied][:, members])
-                    scatter_add(counts, members[None, :] * width + within - 1)
+                    scatter_add(counts, members[None, :] * u + within - 1)
         scatter_add(self.shift_counts, shifts)
         return shifts
 
@@ -538,7 +546,7 @@ class RankFolder:
         if clean.any():
             o = order[clean] if tied.any() else order
             r = np.empty(o.shape, dtype=np.int64)
-            np.put_along_axis(r, o, self._tiles(1)[1][None, :], axis=1)
+            np.put_along_axis(r, o, np.arange(1, u + 1, dtype=np.int64)[None, :], axis=1)
             ranks[clean] = r
             for w, at in zip(within, self._within.at_positions(o)):
                 np.put_along_axis(r, o, at, axis=1)
