@@ -10,7 +10,8 @@ import numpy as np
 
 from cityindex.spec import tier_of_rank, tier_of_score
 
-__all__ = ["RankFolder", "RankHistogram", "rank_desc", "sorted_order", "tier_of_rank"]
+__all__ = ["BinnedRankHistogram", "RankFolder", "RankHistogram", "rank_bins", "rank_desc",
+           "sorted_order", "tier_of_rank"]
 
 
 def rank_desc(scores: np.ndarray) -> np.ndarray:
@@ -42,6 +43,34 @@ def rank_desc(scores: np.ndarray) -> np.ndarray:
     return ranks if np.ndim(scores) == 2 else ranks[0]
 
 
+# Exact rank histograms hold units x ranks int64 counts (O(U^2) memory). Up to EXACT_CELLS
+# cells per histogram (U <= 2048) they stay exact; above, ranks are counted in bins
+# (:class:`BinnedRankHistogram`): at least MIN_BINS bins per ranking, as many as fit in
+# EXACT_CELLS, so memory is O(U x bins) = O(U) for large U.
+EXACT_CELLS = 1 << 22
+MIN_BINS = 256
+NEAR = 2           # binned histograms count ranks within +-NEAR of a focus rank exactly
+SHIFT_BINS = 1 << 16
+
+
+def max_bins_for(n_units: int) -> int:
+    """The default number of rank bins for an index of ``n_units`` units: every rank its own
+    bin (exact) while units^2 <= EXACT_CELLS, else max(MIN_BINS, EXACT_CELLS // units)."""
+    return max(MIN_BINS, EXACT_CELLS // max(1, n_units))
+
+
+def rank_bins(n_ranks: int, max_bins: int, tiers: tuple[int, ...] = ()) -> np.ndarray:
+    """Lower edges (1-based ranks) of the bins of a ranking of ``n_ranks``: one rank per bin
+    when ``n_ranks <= max_bins``, else bins of ceil(n_ranks / max_bins) ranks, split wherever
+    a tier begins (cumulative ``tiers`` + 1), so that tier probabilities stay exact."""
+    if n_ranks <= max_bins:
+        return np.arange(1, n_ranks + 1, dtype=np.int64)
+    width = -(-n_ranks // max_bins)
+    edges = set(range(1, n_ranks + 1, width))
+    edges |= {int(b) + 1 for b in np.cumsum(tiers) if 0 < b < n_ranks}
+    return np.array(sorted(edges), dtype=np.int64)
+
+
 class RankHistogram:
     """Streaming counts of how often each unit takes each rank (units x ranks, int64).
 
@@ -50,13 +79,19 @@ class RankHistogram:
     because counts are integers the result does not depend on the order or size of chunks.
     """
 
+    exact = True
+
     def __init__(self, n_units: int) -> None:
         self.n_units = n_units
         self.counts = np.zeros((n_units, n_units), dtype=np.int64)
 
     @property
     def n(self) -> int:
-        return int(self.counts[0].sum())
+        return int(self.counts[0].sum()) if self.counts.size else 0
+
+    def labels(self) -> list[str]:
+        """Column names of :meth:`probabilities` (acceptability.csv): rank_1, rank_2, ..."""
+        return [f"rank_{r}" for r in range(1, self.counts.shape[1] + 1)]
 
     def add(self, ranks: np.ndarray) -> None:
         """Fold a (scenarios x units) block of ranks (1-based) into the counts."""
@@ -106,6 +141,138 @@ class RankHistogram:
         return out / max(self.n, 1)
 
 
+class BinnedRankHistogram(RankHistogram):
+    """Rank counts in bins of ranks, for rankings too long for an exact units x ranks table.
+
+    Memory is units x bins. Kept exactly beside the bins: each unit's minimum, maximum and sum
+    of ranks (so ``minimum``, ``maximum`` and ``mean`` are exact) and, when a ``focus`` rank
+    per unit is given (the published rank), the counts of ranks focus - NEAR .. focus + NEAR
+    (so P(rank = published) and P(|rank - published| <= 2) are exact). Bin edges are split at
+    tier boundaries, so tier probabilities are exact too.
+
+    Quantiles: the type-1 inverse-CDF rule picks the bin exactly (the bin counts are exact);
+    within it the rank is not known, and the midpoint of the bin (narrowed to the unit's exact
+    minimum and maximum) is reported. The error is at most half a bin:
+    ``|reported - exact| <= floor(width / 2)`` ranks, width = ``max_width``.
+    P(lo <= rank <= hi) for other intervals is exact when lo and hi fall on bin edges and
+    otherwise shares each partly covered bin in proportion to its ranks (an approximation).
+    """
+
+    exact = False
+
+    def __init__(self, n_units: int, edges: np.ndarray, n_ranks: int | None = None,
+                 focus: np.ndarray | None = None) -> None:
+        self.n_units = n_units
+        self.n_ranks = n_units if n_ranks is None else n_ranks
+        self.edges = np.asarray(edges, dtype=np.int64)
+        self.upper = np.append(self.edges[1:] - 1, self.n_ranks)
+        self.counts = np.zeros((n_units, self.edges.size), dtype=np.int64)
+        self.low = np.full(n_units, self.n_ranks + 1, dtype=np.int64)
+        self.high = np.zeros(n_units, dtype=np.int64)
+        self.total = np.zeros(n_units, dtype=np.int64)
+        self.focus = None if focus is None else np.asarray(focus, dtype=np.int64)
+        self.near = (np.zeros((n_units, 2 * NEAR + 1), dtype=np.int64)
+                     if focus is not None else None)
+
+    @property
+    def max_width(self) -> int:
+        return int((self.upper - self.edges).max()) + 1
+
+    @property
+    def lookup(self) -> np.ndarray:
+        """bin of rank r at index r - 1."""
+        return np.repeat(np.arange(self.edges.size), self.upper - self.edges + 1)
+
+    def labels(self) -> list[str]:
+        """rank_<r> for a one-rank bin, rank_<first>_<last> for a wider one."""
+        return [f"rank_{a}" if a == b else f"rank_{a}_{b}"
+                for a, b in zip(self.edges, self.upper)]
+
+    def add(self, ranks: np.ndarray) -> None:
+        """Fold a (scenarios x units) block of ranks (1-based) into the counts."""
+        ranks = np.atleast_2d(np.asarray(ranks, dtype=np.int64))
+        if ranks.size == 0:
+            return
+        nb = self.edges.size
+        idx = np.take(self.lookup, ranks - 1)
+        idx += np.arange(self.n_units, dtype=np.int64) * nb
+        scatter_add(self.counts, idx)
+        np.minimum(self.low, ranks.min(axis=0), out=self.low)
+        np.maximum(self.high, ranks.max(axis=0), out=self.high)
+        self.total += ranks.sum(axis=0)
+        if self.near is not None:
+            d = ranks - self.focus
+            for j in range(2 * NEAR + 1):
+                self.near[:, j] += (d == j - NEAR).sum(axis=0)
+
+    def merge(self, other: RankHistogram) -> None:
+        self.counts += other.counts
+        np.minimum(self.low, other.low, out=self.low)
+        np.maximum(self.high, other.high, out=self.high)
+        self.total += other.total
+        if self.near is not None:
+            self.near += other.near
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The bin holding the type-1 quantile (exact), reported as its midpoint within the
+        unit's exact range: at most floor(width / 2) ranks from the exact quantile."""
+        cdf = np.cumsum(self.counts, axis=1)
+        target = q * self.n
+        b = np.minimum((cdf < target - 1e-9 * max(self.n, 1)).sum(axis=1), self.edges.size - 1)
+        lo = np.maximum(self.edges[b], self.low)
+        hi = np.minimum(self.upper[b], self.high)
+        hi = np.maximum(hi, lo)
+        return (lo + hi) // 2
+
+    def mean(self) -> np.ndarray:
+        return self.total / max(self.n, 1)
+
+    def minimum(self) -> np.ndarray:
+        return self.low.copy()
+
+    def maximum(self) -> np.ndarray:
+        return self.high.copy()
+
+    def prob_between(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """P(lo <= rank <= hi): exact within +-NEAR of the focus rank or on bin edges, else
+        partly covered bins shared in proportion (see the class docstring)."""
+        lo = np.broadcast_to(np.asarray(lo, dtype=np.int64), (self.n_units,))
+        hi = np.broadcast_to(np.asarray(hi, dtype=np.int64), (self.n_units,))
+        a = np.clip(lo, 1, self.n_ranks)[:, None]
+        b = np.clip(hi, 1, self.n_ranks)[:, None]
+        covered = (np.minimum(self.upper[None, :], b) - np.maximum(self.edges[None, :], a) + 1)
+        share = np.clip(covered, 0, None) / (self.upper - self.edges + 1)[None, :]
+        out = (self.counts * share).sum(axis=1)
+        if self.near is not None:
+            d_lo, d_hi = lo - self.focus, hi - self.focus
+            inside = (d_lo >= -NEAR) & (d_hi <= NEAR)
+            cols = np.arange(-NEAR, NEAR + 1)
+            mask = (cols[None, :] >= d_lo[:, None]) & (cols[None, :] <= d_hi[:, None])
+            out = np.where(inside, (self.near * mask).sum(axis=1), out)
+        return out / max(self.n, 1)
+
+    def tier_probabilities(self, tiers: tuple[int, ...]) -> np.ndarray:
+        tier = tier_of_rank(self.edges, tiers)
+        if not np.array_equal(tier, tier_of_rank(self.upper, tiers)):
+            raise ValueError("rank bins are not aligned with these tiers")
+        n_tiers = int(tier_of_rank(np.array([self.n_ranks]), tiers)[0])
+        out = np.zeros((self.n_units, n_tiers))
+        for t in range(1, n_tiers + 1):
+            out[:, t - 1] = self.counts[:, tier == t].sum(axis=1)
+        return out / max(self.n, 1)
+
+
+def scatter_add(counts: np.ndarray, flat: np.ndarray) -> None:
+    """counts.ravel()[i] += 1 for every i in ``flat`` (repeats counted): one bincount when the
+    indices are many for the table, else an unbuffered in-place add (no table-sized
+    temporary)."""
+    flat = flat.ravel()
+    if flat.size * 4 >= counts.size:
+        counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+    else:
+        np.add.at(counts.reshape(-1), flat, 1)
+
+
 def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Units of each row in descending score order, fast and exact.
 
@@ -132,9 +299,103 @@ def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keys &= ~mask
     keys |= np.arange(n_units, dtype=np.int64)
     keys.sort(axis=1)
-    maybe_tied = ((keys[:, 1:] ^ keys[:, :-1]) <= mask).any(axis=1)
+    flat = keys.reshape(-1)  # adjacent pairs on the flat array (contiguous, faster)
+    close = np.empty(flat.size, dtype=bool)
+    close[-1] = False
+    np.less_equal(flat[1:] ^ flat[:-1], mask, out=close[:-1])
+    maybe_tied = close.reshape(keys.shape)[:, :-1].any(axis=1)  # not across rows
     keys &= mask
     return keys, maybe_tied
+
+
+SLICE_ELEMENTS = 1 << 15          # scores folded at a time, exact path (stays in cache)
+BINNED_SLICE_ELEMENTS = 1 << 17   # the same for binned histograms (fewer, larger steps)
+SHIFT_STEPS = 16                  # binned path: R_s counted in steps of 1/16 rank
+
+
+class _WithinRanks:
+    """Within-group ranks read off the overall order, without a second sort.
+
+    Walking one scenario's units from best to worst, a unit's rank inside its group is the
+    number of its group's members met so far (itself included). Each group gets a bit field
+    of a 63-bit word, wide enough to count its members; each unit adds one to its group's field
+    in every partition, so one cumulative sum along the order counts every group of every
+    partition packed in the word at once, and a shift and a mask read a unit's count. Units in
+    no group of a partition (label -1) are counted as one more group. A partition's fields
+    share one width (a constant mask) when that fits, else each group has its own; a partition
+    whose fields need more than 63 bits (very many groups) is ranked by one integer sort per
+    scenario instead (label above position)."""
+
+    def __init__(self, n_units: int, partitions: list[np.ndarray]) -> None:
+        self.n_units = n_units
+        self.partitions = partitions
+        self.incs: list[np.ndarray] = []
+        used: list[int] = []
+        self.fields: list[tuple[int, np.ndarray, int | np.ndarray] | None] = []
+        for lab in partitions:
+            groups, sizes = np.unique(lab, return_counts=True)   # -1: no group, a group too
+            uniform = int(sizes.max()).bit_length()
+            options = [[uniform] * sizes.size, [int(n).bit_length() for n in sizes]]
+            # a constant mask in a word already used, else a mask per group there, else a
+            # new word (one more cumulative sum per scenario)
+            word, widths = None, None
+            for option in options:
+                word = next((k for k, bits in enumerate(used) if bits + sum(option) <= 63),
+                            None)
+                if word is not None:
+                    widths = option
+                    break
+            if widths is None:
+                widths = next((o for o in options if sum(o) <= 63), None)
+            if widths is None:
+                self.fields.append(None)
+                continue
+            if word is None:
+                self.incs.append(np.zeros(n_units, dtype=np.int64))
+                used.append(0)
+                word = len(used) - 1
+            shift = np.zeros(n_units, dtype=np.int64)
+            mask = np.zeros(n_units, dtype=np.int64)
+            offset = used[word]
+            for g, w in zip(groups, widths):
+                members = lab == g
+                shift[members] = offset
+                mask[members] = (1 << w) - 1
+                self.incs[word][members] += np.int64(1) << offset
+                offset += w
+            used[word] = offset
+            self.fields.append((word, shift, (1 << uniform) - 1 if widths == options[0]
+                                else mask))
+
+    def at_positions(self, order: np.ndarray) -> list[np.ndarray]:
+        """Per partition, (rows, units) int64: the within-group rank (1-based) of the unit at
+        each position of each row of ``order`` (units in no group ranked among themselves)."""
+        cums = [np.cumsum(np.take(inc, order), axis=1) for inc in self.incs]
+        out = []
+        for p, field in enumerate(self.fields):
+            if field is None:
+                out.append(self._sorted(self.partitions[p], order))
+                continue
+            word, shift, mask = field
+            r = cums[word] >> np.take(shift, order)
+            r &= mask if isinstance(mask, int) else np.take(mask, order)
+            out.append(r)
+        return out
+
+    def _sorted(self, lab: np.ndarray, order: np.ndarray) -> np.ndarray:
+        rows, u = order.shape
+        full = np.where(lab >= 0, lab, lab.max() + 1)
+        sizes = np.bincount(full)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        slot_rank = np.arange(u) - np.repeat(starts, sizes) + 1
+        bits = max(1, (u - 1).bit_length())
+        key = np.take(full.astype(np.int64) << bits, order)
+        key |= np.arange(u, dtype=np.int64)
+        key.sort(axis=1)
+        key &= (1 << bits) - 1                 # the position of the unit in each slot
+        out = np.empty((rows, u), dtype=np.int64)
+        np.put_along_axis(out, key, np.broadcast_to(slot_rank, (rows, u)), axis=1)
+        return out
 
 
 class RankFolder:
@@ -146,99 +407,178 @@ class RankFolder:
       each unit ranked among the members of its own group;
     - ``shift_counts``: histogram of sum_c |rank_c - reference_c| per scenario.
     Rows with (possible) ties go through the exact ``rank_desc`` path ("min" ties).
+
+    Within-group ranks follow from the overall order (:class:`_WithinRanks`): one integer
+    sort per scenario in all. Scores are folded in slices of about SLICE_ELEMENTS.
+
+    Large indices (units^2 > EXACT_CELLS, or ``max_bins`` < units): ranks are counted in
+    bins (:class:`BinnedRankHistogram`; bins split at ``tiers`` and, per partition, at
+    ``partition_tiers``), with exact minimum, maximum and mean per unit, exact counts within
+    +-NEAR of ``focus`` (the published ranks) and the shift sums in steps of 1/SHIFT_STEPS
+    rank with exact mean and maximum. Memory is then O(units x bins), time O(U log U) per
+    scenario.
     """
 
     def __init__(self, n_units: int, reference: np.ndarray,
                  partitions: list[np.ndarray] | None = None,
-                 thresholds: tuple[float, ...] | None = None) -> None:
-        self.n_units = n_units
+                 thresholds: tuple[float, ...] | None = None, *,
+                 tiers: tuple[int, ...] = (), partition_tiers: list[tuple[int, ...]] | None
+                 = None, focus: np.ndarray | None = None, max_bins: int | None = None) -> None:
+        u = self.n_units = n_units
         # threshold tiers follow each scenario's scores: units x tiers counts
         self.thresholds = thresholds
         self.tier_counts = (np.zeros((n_units, len(thresholds) + 1), dtype=np.int64)
                             if thresholds is not None else None)
         self.reference = np.asarray(reference, dtype=np.int64)
-        self.overall = RankHistogram(n_units)
         self.partitions = [np.asarray(p, dtype=np.int64) for p in (partitions or [])]
-        self.partition_counts = [np.zeros((n_units, n_units), dtype=np.int64)
-                                 for _ in self.partitions]
-        self.shift_counts = np.zeros(n_units * n_units + 1, dtype=np.int64)
-        self._bits = max(1, (n_units - 1).bit_length())
-        # For each partition: the fixed within-group rank of each slot once rows are
-        # regrouped by label (group sizes are the same in every scenario).
-        # Units outside every group of a partition (label -1) form one extra, unread group.
-        # After regrouping each row by label (group sizes are the same in every scenario),
-        # the within-group rank of each slot is fixed: slot_rank.
-        # One lookup per unit gives its sort key's high part (label, above the position
-        # bits) and low part (the unit's row offset u * unit in the histogram), so after the
-        # sort a single mask and add give the flat histogram index.
-        self._row_bits = max(1, (n_units * n_units).bit_length())
-        self._label_key, self._slot_rank = [], []
-        for lab in self.partitions:
-            full = np.where(lab >= 0, lab, lab.max() + 1)
-            sizes = np.bincount(full)
-            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-            slot_label = np.repeat(np.arange(sizes.size), sizes)
-            self._slot_rank.append(np.arange(n_units) - starts[slot_label])
-            self._label_key.append(
-                (full.astype(np.int64) << (self._bits + self._row_bits))
-                | (np.arange(n_units, dtype=np.int64) * n_units))
-        self._tile_cache: dict[int, tuple] = {}
+        self.max_bins = max_bins_for(n_units) if max_bins is None else int(max_bins)
+        self.exact = n_units <= self.max_bins
+        self._within = _WithinRanks(n_units, self.partitions)
+        self._tile_cache: dict[int, np.ndarray] = {}
+        ptiers = list(partition_tiers or [()] * len(self.partitions))
+        if self.exact:
+            self.overall: RankHistogram = RankHistogram(u)
+            # units x within-group ranks (columns beyond a group's size stay 0)
+            self.partition_counts = [np.zeros((u, u), dtype=np.int64) for _ in self.partitions]
+            # |reference - rank| at flat index unit * U + rank - 1
+            self._shift_table = np.abs(self.reference[:, None]
+                                       - np.arange(1, u + 1)[None, :]).ravel()
+            self.shift_steps = 0
+            self.shift_counts = np.zeros(u * u + 1, dtype=np.int64)
+            self._rows = max(1, SLICE_ELEMENTS // max(1, u))
+        else:
+            self.overall = BinnedRankHistogram(u, rank_bins(u, self.max_bins, tiers),
+                                               focus=focus)
+            self._group_edges: list[dict[int, np.ndarray]] = []
+            self._lut, self._goff, self._members = [], [], []
+            self.partition_counts = []
+            self._plow, self._phigh, self._ptotal = [], [], []
+            for lab, gt in zip(self.partitions, ptiers):
+                edges = {int(g): rank_bins(int((lab == g).sum()), self.max_bins, gt)
+                         for g in np.unique(lab[lab >= 0])}
+                luts, goff, at = [], np.zeros(u, dtype=np.int64), 0
+                for g, e in edges.items():
+                    size = int((lab == g).sum())
+                    upper = np.append(e[1:] - 1, size)
+                    luts.append(np.repeat(np.arange(e.size), upper - e + 1))
+                    goff[lab == g] = at
+                    at += size
+                luts.append(np.zeros(1, dtype=np.int64))      # units in no group (rank 0)
+                goff[lab < 0] = at + 1
+                nb = max((e.size for e in edges.values()), default=1)
+                self._group_edges.append(edges)
+                self._lut.append(np.concatenate(luts).astype(np.int64))
+                self._goff.append(goff - 1)
+                self._members.append(lab >= 0)
+                self.partition_counts.append(np.zeros((u, nb), dtype=np.int64))
+                self._plow.append(np.full(u, u + 1, dtype=np.int64))
+                self._phigh.append(np.zeros(u, dtype=np.int64))
+                self._ptotal.append(np.zeros(u, dtype=np.int64))
+            self.shift_steps = SHIFT_STEPS
+            self.shift_counts = np.zeros(SHIFT_STEPS * u + 1, dtype=np.int64)
+            self.shift_total = 0
+            self.shift_max = 0
+            self._rows = max(1, BINNED_SLICE_ELEMENTS // max(1, u))
 
-    def _tiles(self, rows: int) -> tuple[np.ndarray, ...]:
-        """Flat, contiguous per-position constants for a block of ``rows`` scenarios
-        (broadcasting over a short last axis is several times slower than flat ops)."""
+    def _tiles(self, rows: int) -> np.ndarray:
+        """Flat, contiguous positions 0..U-1 for ``rows`` scenarios (broadcasting over a
+        short last axis is several times slower than flat ops)."""
         if rows not in self._tile_cache:
-            u = self.n_units
-            pos = np.tile(np.arange(u, dtype=np.int64), rows)
-            slots = [np.tile(r, rows) for r in self._slot_rank]
-            self._tile_cache = {rows: (pos, pos + 1, pos << self._row_bits, slots)}
+            if len(self._tile_cache) > 4:
+                self._tile_cache.clear()
+            self._tile_cache[rows] = np.tile(np.arange(self.n_units, dtype=np.int64), rows)
         return self._tile_cache[rows]
 
     def add(self, scores: np.ndarray) -> np.ndarray:
         """Fold a (scenarios x units) block; returns the per-scenario shift sums."""
-        u = self.n_units
+        s = np.atleast_2d(scores)
+        fold = self._add_exact if self.exact else self._add_binned
+        if s.shape[0] <= self._rows:
+            return fold(s)
+        rows = -(-s.shape[0] // -(-s.shape[0] // self._rows))  # equal slices
+        return np.concatenate([fold(s[lo: lo + rows]) for lo in range(0, s.shape[0], rows)])
+
+    def _add_tiers(self, scores: np.ndarray) -> None:
         if self.thresholds is not None:
-            t = self.tier_counts.shape[1]
-            tier = tier_of_score(np.atleast_2d(scores), self.thresholds) - 1
+            u, t = self.n_units, self.tier_counts.shape[1]
+            tier = tier_of_score(scores, self.thresholds) - 1
             flat = (np.arange(u, dtype=np.int64) * t + tier).ravel()
             self.tier_counts += np.bincount(flat, minlength=u * t).reshape(u, t)
+
+    def _add_exact(self, scores: np.ndarray) -> np.ndarray:
+        u = self.n_units
+        self._add_tiers(scores)
         order, tied = sorted_order(scores)
         clean = ~tied
         shifts = np.empty(order.shape[0], dtype=np.int64)
         if clean.any():
-            o = (order[clean] if tied.any() else order).ravel()
-            rows = o.size // u
-            pos, rank, pos_key, slots = self._tiles(rows)
-            flat = o * u
-            flat += pos
-            self.overall.counts += np.bincount(flat, minlength=u * u).reshape(u, u)
-            d = np.take(self.reference, o)
-            d -= rank
-            np.abs(d, out=d)
-            shifts[clean] = d.reshape(rows, u).sum(axis=1)
-            mask = (1 << self._row_bits) - 1
-            for label_key, counts, slot in zip(self._label_key, self.partition_counts, slots):
-                # regroup each row by label, keeping the rank order inside each label
-                key = np.take(label_key, o)
-                key |= pos_key
-                key = key.reshape(rows, u)
-                key.sort(axis=1)
-                key = key.ravel()
-                key &= mask
-                key += slot
-                counts += np.bincount(key, minlength=u * u).reshape(u, u)
+            o = order[clean] if tied.any() else order
+            rows = o.shape[0]
+            base = o.ravel() * u
+            flat = base + self._tiles(rows)
+            scatter_add(self.overall.counts, flat)
+            shifts[clean] = np.take(self._shift_table, flat).reshape(rows, u).sum(axis=1)
+            base -= 1
+            for counts, within in zip(self.partition_counts, self._within.at_positions(o)):
+                within = within.ravel()
+                within += base
+                scatter_add(counts, within)
         if tied.any():
-            ranks = rank_desc(np.atleast_2d(scores)[tied])
+            ranks = rank_desc(scores[tied])
             self.overall.add(ranks)
             shifts[tied] = np.abs(ranks - self.reference).sum(axis=1)
             for lab, counts in zip(self.partitions, self.partition_counts):
                 for label in np.unique(lab[lab >= 0]):
                     members = np.flatnonzero(lab == label)
-                    within = rank_desc(np.atleast_2d(scores)[tied][:, members])
-                    flat = (members[None, :] * u + within - 1).ravel()
-                    counts += np.bincount(flat, minlength=u * u).reshape(u, u)
-        self.shift_counts += np.bincount(shifts, minlength=self.shift_counts.size)
+                    within = rank_desc(scores[tied][:, members])
+                    scatter_add(counts, members[None, :] * u + within - 1)
+        scatter_add(self.shift_counts, shifts)
         return shifts
+
+    def _add_binned(self, scores: np.ndarray) -> np.ndarray:
+        u = self.n_units
+        self._add_tiers(scores)
+        order, tied = sorted_order(scores)
+        rows = order.shape[0]
+        ranks = np.empty((rows, u), dtype=np.int64)
+        within = [np.empty((rows, u), dtype=np.int64) for _ in self.partitions]
+        clean = ~tied
+        if clean.any():
+            o = order[clean] if tied.any() else order
+            r = np.empty(o.shape, dtype=np.int64)
+            np.put_along_axis(r, o, np.arange(1, u + 1, dtype=np.int64)[None, :], axis=1)
+            ranks[clean] = r
+            for w, at in zip(within, self._within.at_positions(o)):
+                np.put_along_axis(r, o, at, axis=1)
+                w[clean] = r
+        if tied.any():
+            ranks[tied] = rank_desc(scores[tied])
+            rows_tied = np.flatnonzero(tied)
+            for w, lab in zip(within, self.partitions):
+                for label in np.unique(lab[lab >= 0]):
+                    members = np.flatnonzero(lab == label)
+                    w[np.ix_(rows_tied, members)] = rank_desc(scores[tied][:, members])
+        self.overall.add(ranks)
+        for p, w in enumerate(within):
+            self._add_partition(p, w)
+        shifts = np.abs(ranks - self.reference).sum(axis=1)
+        scatter_add(self.shift_counts, shifts * SHIFT_STEPS // u)
+        self.shift_total += int(shifts.sum())
+        self.shift_max = max(self.shift_max, int(shifts.max()))
+        return shifts
+
+    def _add_partition(self, p: int, within: np.ndarray) -> None:
+        """Binned path: fold within-group ranks (rows, units; unit order) of partition p."""
+        outside = ~self._members[p]
+        if outside.any():
+            within[:, outside] = 0
+        counts = self.partition_counts[p]
+        idx = np.take(self._lut[p], within + self._goff[p])
+        idx += np.arange(self.n_units, dtype=np.int64) * counts.shape[1]
+        scatter_add(counts, idx)
+        np.minimum(self._plow[p], within.min(axis=0), out=self._plow[p])
+        np.maximum(self._phigh[p], within.max(axis=0), out=self._phigh[p])
+        self._ptotal[p] += within.sum(axis=0)
 
     def merge(self, other: RankFolder) -> None:
         self.overall.merge(other.overall)
@@ -247,12 +587,83 @@ class RankFolder:
         for a, b in zip(self.partition_counts, other.partition_counts):
             a += b
         self.shift_counts += other.shift_counts
+        if not self.exact:
+            for p in range(len(self.partitions)):
+                np.minimum(self._plow[p], other._plow[p], out=self._plow[p])
+                np.maximum(self._phigh[p], other._phigh[p], out=self._phigh[p])
+                self._ptotal[p] += other._ptotal[p]
+            self.shift_total += other.shift_total
+            self.shift_max = max(self.shift_max, other.shift_max)
 
     def group_histogram(self, partition: int, members: np.ndarray) -> RankHistogram:
         """The within-group rank histogram of one group of a partition."""
-        hist = RankHistogram(members.size)
-        hist.counts = self.partition_counts[partition][members][:, :members.size].copy()
+        counts = self.partition_counts[partition]
+        if self.exact:
+            hist = RankHistogram(members.size)
+            hist.counts = counts[members][:, :members.size].copy()
+            return hist
+        label = int(self.partitions[partition][members[0]])
+        edges = self._group_edges[partition][label]
+        hist = BinnedRankHistogram(members.size, edges)
+        hist.counts = counts[members][:, :edges.size].copy()
+        hist.low = self._plow[partition][members].copy()
+        hist.high = self._phigh[partition][members].copy()
+        hist.total = self._ptotal[partition][members].copy()
         return hist
+
+    def resolution(self) -> dict:
+        """How exact the rank statistics are, for summaries: {} for exact histograms."""
+        if self.exact:
+            return {}
+        hist = self.overall
+        width = hist.max_width
+        return {"rank_histograms": {
+            "exact": False,
+            "bins": int(hist.edges.size),
+            "bin_width": width,
+            "quantile_error": f"at most {width // 2} ranks (half a bin of {width} ranks): "
+                              "p05..p95 and medians are the midpoint of the bin that holds the "
+                              "type-1 quantile, narrowed to the unit's exact min and max",
+            "exact_statistics": "mean, min, max, P(published rank), P(within 2 of it), "
+                                "P(each tier) (bins split at tier boundaries)",
+            "acceptability": "P(rank in bin) per bin (columns rank_<first>_<last>)",
+            "average_abs_rank_shift": f"quantiles to within 1/{2 * SHIFT_STEPS} rank; mean "
+                                      "and max exact",
+        }}
+
+    def shift_summary(self) -> dict:
+        """The average absolute rank shift R_s = (sum_c |rank_c - reference_c|) / U: mean,
+        p05, median, p95, max and a histogram in unit-wide bins of R_s."""
+        u = self.n_units
+        counts = self.shift_counts
+        n = counts.sum()
+        cdf = np.cumsum(counts)
+        nz = np.flatnonzero(counts)
+        if self.exact:
+            values = np.arange(counts.size) / u
+            top = float(values[nz[-1]]) if nz.size else 0.0
+            mean = float(counts @ values / n)
+
+            def q(p: float) -> float:
+                return float(values[np.searchsorted(cdf, p * n - 1e-9 * n)])
+        else:
+            k = self.shift_steps
+            values = np.arange(counts.size) / k          # lower edge of each step of R_s
+            top = self.shift_max / u
+            mean = self.shift_total / max(n, 1) / u
+
+            def q(p: float) -> float:
+                b = int(np.searchsorted(cdf, p * n - 1e-9 * n))
+                return float(min(max((b + 0.5) / k, 0.0), top))
+        # histogram in unit-width bins of R_s for a compact, exact-enough record
+        edges = np.arange(0, np.ceil(top) + 2) if nz.size else np.arange(2)
+        binned = np.histogram(values, bins=edges, weights=counts)[0].astype(int)
+        return {
+            "definition": "R_s = mean over units of |rank in scenario s - nominal rank|",
+            "mean": mean, "p05": q(0.05), "median": q(0.5), "p95": q(0.95),
+            "max": top,
+            "histogram": {"bin_edges": edges.tolist(), "counts": binned.tolist()},
+        }
 
 
 def rank_matrix(scores: np.ndarray) -> np.ndarray:

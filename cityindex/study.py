@@ -28,6 +28,7 @@ from cityindex.model import (
     UncertaintyModel,
 )
 from cityindex.result import Result
+from cityindex.sensitivity.backends import Backend
 from cityindex.sensitivity.confidence import RankCIResult
 from cityindex.sensitivity.extremes import ExtremesResult
 from cityindex.sensitivity.importance import ImportanceResult, check_bandwidth
@@ -68,11 +69,15 @@ class Study:
         construction).
     seed : a non-negative integer; every random number derives from it (0 is a seed too).
     progress : optional callback ``progress(stage, done, total)``.
+    backend : where the Monte Carlo runs: ``"local"`` (threads, the default), ``"dask"`` or a
+        :class:`cityindex.sensitivity.backends.Backend` with a scheduler address; the
+        outputs are the same bytes either way.
     """
 
     def __init__(self, dataset: Dataset, model: UncertaintyModel | None = None, seed: int = 0,
                  *, progress: Progress | None = None, workers: int = 2,
-                 chunk_blocks: int | None = None, provenance: dict | None = None) -> None:
+                 chunk_blocks: int | None = None, provenance: dict | None = None,
+                 backend: Backend | str | None = None) -> None:
         if not isinstance(dataset, Dataset):
             raise TypeError(f"dataset must be a cityindex Dataset (load_dataset); got "
                             f"{type(dataset).__name__}")
@@ -92,6 +97,7 @@ class Study:
         self.dataset, self.model, self.seed = dataset, model, int(seed)
         self.progress, self.workers, self.chunk_blocks = progress, workers, chunk_blocks
         self.provenance = dict(provenance or {})
+        self.backend = Backend.of(backend)  # where the Monte Carlo runs: same bytes either way
 
     @classmethod
     def from_runfile(cls, path: str | Path, **kwargs) -> Study:
@@ -101,6 +107,7 @@ class Study:
 
         rf = load_runfile(path)
         dataset = load_dataset(rf.data)
+        kwargs.setdefault("backend", rf.backend)
         try:
             return cls(dataset, rf.model, rf.seed,
                        provenance={"run_file": rf.path.name, "run_file_sha256": rf.sha256,
@@ -133,7 +140,8 @@ class Study:
             raise ValueError(f"lens must be one of {list(MONTECARLO_LENSES)}; got {lens!r}")
         return run_montecarlo(self.dataset, self.model, self.seed, samples=samples,
                               chunk_blocks=self.chunk_blocks, workers=self.workers,
-                              progress=self._progress(f"Monte Carlo ({lens})"), lens=lens)
+                              progress=self._progress(f"Monte Carlo ({lens})"), lens=lens,
+                              backend=self.backend)
 
     def leave_one_out(self) -> LeaveOneOutResult:
         """Each indicator left out in turn, nominal weights."""

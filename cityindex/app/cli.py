@@ -59,6 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     from cityindex.app.output import check_destination
     from cityindex.app.progress import Progress
     from cityindex.app.runfile import load_runfile
+    from cityindex.sensitivity.backends import Backend
     from cityindex.study import Study
 
     start = time.perf_counter()
@@ -66,8 +67,9 @@ def _run(args: argparse.Namespace) -> int:
     rf = load_runfile(runfile)  # the run file's own errors first, then the output folder
     out = Path(args.out) if args.out else Path("reports") / runfile.stem
     check_destination(out, protect=(rf.path, rf.data))
+    extra = {"backend": Backend("dask", args.scheduler)} if args.scheduler else {}
     study = Study.from_runfile(runfile, progress=Progress(not args.quiet),
-                               chunk_blocks=args.chunk_blocks)
+                               chunk_blocks=args.chunk_blocks, **extra)
     study.run().write(out, static=not args.no_static)
     print(_headline(out, time.perf_counter() - start), flush=True)
     return 0
@@ -130,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--chunk-blocks", type=_positive, default=None, metavar="N",
                      help="scenario blocks per task (memory/speed trade-off; outputs are "
                      "identical for any value)")
+    run.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                     help="run the Monte Carlo on the Dask cluster of this scheduler (e.g. "
+                     "tcp://10.0.0.5:8786; needs pip install 'cityindex[dask]'); overrides "
+                     "[run] backend; outputs are identical to a local run")
     run.set_defaults(func=_run)
     return parser
 

@@ -5,7 +5,9 @@
 Schema (a contract: extend, don't change)::
 
     [run]            data (relative to the run file's folder, or absolute), seed, samples,
-                     allow_large (accept counts beyond model.LARGE_LIMITS, e.g. > 10^9 samples)
+                     allow_large (accept counts beyond model.LARGE_LIMITS, e.g. > 10^9 samples),
+                     backend = "local" | "dask" (where the Monte Carlo runs; same outputs),
+                     scheduler (dask: a scheduler address, e.g. "tcp://10.0.0.5:8786")
     [weights]        model = uniform | dirichlet | simplex | fixed; delta; concentration
     [normalisation]  choices = [published | minmax | zscore | rank, ...]
     [aggregation]    choices = [arithmetic | geometric, ...]; geometric_offset
@@ -36,7 +38,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cityindex.errors import ModelError, RunFileError
@@ -52,9 +54,10 @@ from cityindex.model import (
     SobolSettings,
     UncertaintyModel,
 )
+from cityindex.sensitivity.backends import BACKENDS, Backend
 
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "run": ("data", "seed", "samples", "allow_large"),
+    "run": ("data", "seed", "samples", "allow_large", "backend", "scheduler"),
     "weights": ("model", "delta", "concentration"),
     "normalisation": ("choices",),
     "aggregation": ("choices", "geometric_offset"),
@@ -81,6 +84,7 @@ class RunFile:
     data: Path
     seed: int
     model: UncertaintyModel
+    backend: Backend = field(default_factory=Backend)
 
 
 def closest(word: str, known) -> str:
@@ -167,7 +171,20 @@ def load_runfile(path: str | Path) -> RunFile:
                            "a data folder, relative to the run file's folder "
                            f"({base}) or absolute")
     return RunFile(path=path, sha256=hashlib.sha256(raw_bytes).hexdigest(), data=data_path,
-                   seed=seed, model=model)
+                   seed=seed, model=model, backend=_backend(run, name))
+
+
+def _backend(run: dict, name: str) -> Backend:
+    kind, scheduler = run.get("backend", "local"), run.get("scheduler")
+    if kind not in BACKENDS:
+        raise RunFileError(f"{name} [run].backend", f"found {kind!r}", f"one of {list(BACKENDS)}")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler):
+        raise RunFileError(f"{name} [run].scheduler", f"found {scheduler!r}",
+                           "a Dask scheduler address such as \"tcp://10.0.0.5:8786\"")
+    if scheduler is not None and kind != "dask":
+        raise RunFileError(f"{name} [run].scheduler", "a scheduler without backend = \"dask\"",
+                           "backend = \"dask\" beside it (or no scheduler)")
+    return Backend(kind, scheduler)
 
 
 def _model(raw: dict, run: dict, name: str) -> UncertaintyModel:

@@ -173,15 +173,22 @@ class IndexModel:
                 rows = np.flatnonzero((normalisation == k) & (aggregation == a))
                 if rows.size == 0:
                     continue
+                whole = rows.size == out.shape[0]  # one choice for all: no row gather/scatter
+                if whole:
+                    rows = slice(None)
                 method = self.methods[choice]
                 if method == "arithmetic":
-                    out[rows] = effective[rows] @ self.x[k].T
+                    part = effective[rows] @ self.x[k].T
                 elif method == "geometric":
-                    out[rows] = np.exp(effective[rows] @ self.logx[k].T) - self.offset
+                    part = np.exp(effective[rows] @ self.logx[k].T) - self.offset
                 else:
                     offset = 0.0 if choice == "published" else self.offset
-                    out[rows] = evaluate_tree(self.spec, self.x[k], node_weights[rows],
-                                              method, offset, self.available)
+                    part = evaluate_tree(self.spec, self.x[k], node_weights[rows],
+                                         method, offset, self.available)
+                if whole:
+                    out = part
+                else:
+                    out[rows] = part
         if not np.isfinite(out).all():
             bad = np.argwhere(~np.isfinite(out))[0]
             raise ComputationError(

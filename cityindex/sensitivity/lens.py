@@ -81,7 +81,7 @@ class RankDistribution:
     def acceptability(self) -> pd.DataFrame:
         """P(unit has rank r) (SMAA-2), one row per unit, one column per rank."""
         p = self.folder.overall.probabilities()
-        df = pd.DataFrame(p, columns=[f"rank_{r}" for r in range(1, p.shape[1] + 1)])
+        df = pd.DataFrame(p, columns=self.folder.overall.labels())  # rank bins when large
         df.insert(0, "unit", self.dataset.units)
         df.insert(0, "lens", self.lens)
         return df

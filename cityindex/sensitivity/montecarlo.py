@@ -24,27 +24,25 @@ are binomial, sqrt(p (1 - p) / N).
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from cityindex.data import Dataset
 from cityindex.model import OWN_AGGREGATIONS, OWN_NORMALISATIONS, UncertaintyModel
 from cityindex.rank import RankFolder, RankHistogram, rank_desc
 from cityindex.result import Result
+from cityindex.sensitivity.backends import Backend, run_chunks
 from cityindex.sensitivity.engine import (
     Group,
     IndexModel,
     nominal_ranks,
     nominal_scores,
-    partitions,
     report_groups,
 )
+from cityindex.sensitivity.folding import fold_scenarios, rank_folder
 from cityindex.sensitivity.lens import RankDistribution
 from cityindex.sensitivity.sampler import ConstructionSampler, ScenarioSampler
 from cityindex.streams import Stream
@@ -118,6 +116,7 @@ class MonteCarloResult(Result):
             "group_tier_fragile": {
                 kind: int(g["group_tier_fragile"].sum())
                 for kind, g in groups.groupby("group_kind", sort=True)},
+            **self.folder.resolution(),  # large indices: rank bins and their error
         }
 
     def chart(self, extremes: pd.DataFrame | None = None):
@@ -131,7 +130,8 @@ class MonteCarloResult(Result):
 def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int | None = None,
                    chunk_blocks: int | None = None, workers: int = 2,
                    progress: Callable[[int, int], None] | None = None,
-                   lens: str | None = None) -> MonteCarloResult:
+                   lens: str | None = None, backend: Backend | str | None = None
+                   ) -> MonteCarloResult:
     """Draw ``samples`` scenarios (default: the lens's sample count) and accumulate rank
     statistics.
 
@@ -142,9 +142,10 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     else ``"combined"``.
 
     Tasks of ``chunk_blocks`` sampler blocks run on ``workers`` threads (numpy releases the
-    GIL in matrix products, sorts and ufuncs); each block is scored and folded on its own
+    GIL in matrix products, sorts and ufuncs) or, with ``backend="dask"``, on a Dask cluster
+    (:mod:`cityindex.sensitivity.backends`); each block is scored and folded on its own
     (small arrays stay in cache). Partial integer accumulators are merged, so the result is
-    identical for any chunking and any number of workers.
+    identical for any chunking, any number of workers and either backend.
 
     Tasks are submitted lazily, at most ``2 x workers`` ahead of the one being merged, and
     merged in block order: memory is bounded whatever the number of scenarios (submitting
@@ -167,37 +168,36 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
         raise ValueError(f"lens must be 'weights', 'construction' or 'combined'; got {lens!r}")
     scorer = IndexModel(ds, norms, aggs, model.geometric_offset)
     groups = report_groups(ds)
-    labels = partitions(ds, groups)
     base = nominal_scores(ds).to_numpy()
     nominal = nominal_ranks(ds)
     nominal_group = [rank_desc(base[g.members]) for g in groups]
     chunk_blocks = max(1, chunk_blocks or 8)
     # score thresholds hold on the index's own scale: under another normalisation, tiers go
     # by rank position (engine.tiers_of)
-    thresholds = ds.spec.tier_thresholds if set(norms) <= {"published"} else None
+    own_scale = set(norms) <= {"published"}
+
+    def new_folder() -> RankFolder:
+        return rank_folder(ds, nominal, own_scale=own_scale)
     starts = range(0, sampler.n_blocks, chunk_blocks)  # lazy: N may be huge
     shape = (len(norms), len(aggs))
 
-    def work(start: int) -> tuple[RankFolder, np.ndarray, int]:
-        folder = RankFolder(ds.n_units, nominal, labels, thresholds)
+    def work(start: int, folder: RankFolder | None = None
+             ) -> tuple[RankFolder, np.ndarray, int]:
+        folder = new_folder() if folder is None else folder
         choices = np.zeros(shape, dtype=np.int64)
         n = 0
         for b in range(start, min(start + chunk_blocks, sampler.n_blocks)):
             sc = sampler.block(b)
-            folder.add(scorer.scores(sc.node_weights, sc.effective, sc.normalisation,
-                                     sc.aggregation))
+            fold_scenarios(folder, scorer, sc)
             np.add.at(choices, (sc.normalisation, sc.aggregation), 1)
             n += len(sc)
         return folder, choices, n
 
-    total = RankFolder(ds.n_units, nominal, labels, thresholds)
     choice_counts = np.zeros(shape, dtype=np.int64)
     done = 0
 
-    def merge(future: Future) -> None:
+    def merge(choices: np.ndarray, n: int) -> None:
         nonlocal done
-        folder, choices, n = future.result()
-        total.merge(folder)
         choice_counts[...] += choices
         done += n
         if progress:
@@ -205,21 +205,8 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
 
     if progress:
         progress(0, sampler.samples)  # the stage starts (its clock, for the rate)
-    window = 2 * max(1, workers)
-    pending: deque[Future] = deque()
-    # One BLAS thread per worker: BLAS's own threads would fight the worker threads.
-    with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        try:
-            for start in starts:
-                pending.append(pool.submit(work, start))
-                if len(pending) >= window:
-                    merge(pending.popleft())
-            while pending:
-                merge(pending.popleft())
-        except BaseException:  # interrupted or failed: drop queued tasks, don't run them
-            for future in pending:
-                future.cancel()
-            raise
+    # chunks on threads or a Dask cluster (cityindex.sensitivity.backends): same counts
+    total = run_chunks(work, new_folder, starts, merge, workers, backend)
     return MonteCarloResult(ds, model, seed, groups, total, choice_counts, nominal,
                             nominal_group, lens, tuple(norms), tuple(aggs))
 
@@ -236,25 +223,7 @@ def group_table(res: MonteCarloResult) -> pd.DataFrame:
 
 def shift_summary(res: MonteCarloResult) -> dict:
     """Average absolute rank shift R_s (Saisana et al. 2005): mean, quantiles, histogram."""
-    u = res.dataset.n_units
-    counts = res.folder.shift_counts
-    n = counts.sum()
-    values = np.arange(counts.size) / u
-    cdf = np.cumsum(counts)
-
-    def q(p: float) -> float:
-        return float(values[np.searchsorted(cdf, p * n - 1e-9 * n)])
-
-    nz = np.flatnonzero(counts)
-    # histogram in unit-width bins of R_s for a compact, exact-enough record
-    edges = np.arange(0, np.ceil(values[nz[-1]]) + 2) if nz.size else np.arange(2)
-    binned = np.histogram(values, bins=edges, weights=counts)[0].astype(int)
-    return {
-        "definition": "R_s = mean over units of |rank in scenario s - nominal rank|",
-        "mean": float(counts @ values / n), "p05": q(0.05), "median": q(0.5), "p95": q(0.95),
-        "max": float(values[nz[-1]]) if nz.size else 0.0,
-        "histogram": {"bin_edges": edges.tolist(), "counts": binned.tolist()},
-    }
+    return res.folder.shift_summary()
 
 
 def weight_model_text(model: UncertaintyModel) -> str:

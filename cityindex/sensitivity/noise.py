@@ -42,7 +42,8 @@ from cityindex.quantisation import detect_grid
 from cityindex.rank import RankFolder
 from cityindex.result import Result
 from cityindex.score import effective_weight_batch, evaluate_tree
-from cityindex.sensitivity.engine import nominal_ranks, partitions, rank_summary, report_groups
+from cityindex.sensitivity.engine import nominal_ranks, rank_summary, report_groups
+from cityindex.sensitivity.folding import rank_folder
 from cityindex.sensitivity.lens import RankDistribution
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
@@ -117,8 +118,7 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     params = noise_parameters(ds, models)
-    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
-                        spec.tier_thresholds)
+    folder = rank_folder(ds)
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
     linear = spec.linear and ds.available is None
     scores = np.empty((replicates, ds.n_units))
@@ -150,8 +150,7 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     lo_s, hi_s = spec.scale
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
     linear = spec.linear and ds.available is None
-    folder = RankFolder(ds.n_units, nominal_ranks(ds), partitions(ds, report_groups(ds)),
-                        spec.tier_thresholds)
+    folder = rank_folder(ds)
     u = x.shape[0]
     for b, start in enumerate(range(0, replicates, BLOCK)):
         n = min(BLOCK, replicates - start)

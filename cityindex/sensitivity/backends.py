@@ -1,0 +1,175 @@
+"""Where the Monte-Carlo chunks run: threads of this process, or a Dask cluster.
+
+The Monte Carlo is a sequence of chunks of scenario blocks; a chunk's scenarios depend only on
+the seed and the block indices (:mod:`cityindex.streams`), and its statistics are integer
+counts, which add exactly. So any number of workers, on one machine or many, gives the same
+counts and the same output bytes.
+
+``local`` (the default): ``workers`` threads; numpy releases the GIL in the matrix products,
+sorts and ufuncs. Each thread folds its chunks into its own accumulator (so memory is
+``workers`` accumulators, not one per chunk in flight, which matters for large indices); the
+threads' accumulators are added at the end. Chunks are submitted lazily, at most
+``2 x workers`` ahead of the oldest unfinished one, and finished in block order (progress,
+cancellation on interrupt).
+
+``dask``: the chunks are tasks on a ``dask.distributed`` cluster (``pip install
+cityindex[dask]``). The chunk function is scattered to the workers once; at most
+``2 x threads`` tasks are in flight, and their accumulators are merged in block order as they
+arrive. ``scheduler`` is the address of a running scheduler (``tcp://host:8786``); without
+one, a client already open in this process is used, else a ``LocalCluster`` of ``workers``
+single-threaded processes is started for the run and closed after it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+BACKENDS = ("local", "dask")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where to run: ``kind`` "local" (threads) or "dask"; ``scheduler`` a Dask scheduler
+    address (dask only; None: this process's client or a LocalCluster)."""
+
+    kind: str = "local"
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in BACKENDS:
+            raise ValueError(f"backend must be one of {list(BACKENDS)}; got {self.kind!r}")
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise ValueError(f"scheduler must be an address string; got {self.scheduler!r}")
+        if self.scheduler is not None and self.kind != "dask":
+            raise ValueError("a scheduler address needs backend 'dask'")
+
+    @classmethod
+    def of(cls, value: Backend | str | None, scheduler: str | None = None) -> Backend:
+        """A Backend from a Backend, a kind name or None (local; dask when a scheduler is
+        given)."""
+        if isinstance(value, Backend):
+            return value if scheduler is None else cls(value.kind, scheduler)
+        if value is None:
+            return cls("dask" if scheduler else "local", scheduler)
+        return cls(value, scheduler)
+
+
+Work = Callable[[int, Any], tuple]   # work(start, accumulator or None) -> (acc, *extras)
+
+
+def run_chunks(work: Work, new: Callable[[], Any], starts: Iterable[int],
+               done: Callable[..., None], workers: int = 2,
+               backend: Backend | str | None = None) -> Any:
+    """Run ``work(start, acc)`` for every chunk start and return the merged accumulator.
+
+    ``work`` folds the chunk into ``acc`` (a new one from ``new()`` when None) and returns
+    ``(acc, *extras)``; ``done(*extras)`` is called for every chunk in block order;
+    accumulators merge with ``a.merge(b)``."""
+    backend = Backend.of(backend)
+    if backend.kind == "dask":
+        return _run_dask(work, new, starts, done, workers, backend)
+    return _run_local(work, new, starts, done, workers)
+
+
+def _run_local(work: Work, new: Callable[[], Any], starts: Iterable[int],
+               done: Callable[..., None], workers: int) -> Any:
+    local = threading.local()
+    accumulators: list = []
+    lock = threading.Lock()
+
+    def task(start: int) -> tuple:
+        acc = getattr(local, "acc", None)
+        if acc is None:
+            acc = local.acc = new()
+            with lock:
+                accumulators.append(acc)
+        return work(start, acc)[1:]
+
+    window = 2 * max(1, workers)
+    pending: deque[Future] = deque()
+    # One BLAS thread per worker: BLAS's own threads would fight the worker threads.
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        try:
+            for start in starts:
+                pending.append(pool.submit(task, start))
+                if len(pending) >= window:
+                    done(*pending.popleft().result())
+            while pending:
+                done(*pending.popleft().result())
+        except BaseException:  # interrupted or failed: drop queued tasks, don't run them
+            for future in pending:
+                future.cancel()
+            raise
+    if not accumulators:
+        return new()
+    total = accumulators[0]
+    for acc in accumulators[1:]:  # integer counts: the order of the sum does not matter
+        total.merge(acc)
+    return total
+
+
+def _call(work: Work, start: int) -> tuple:
+    """One chunk on a Dask worker, in a fresh accumulator, BLAS single-threaded."""
+    with threadpool_limits(1):
+        return work(start, None)
+
+
+def dask_client(backend: Backend, workers: int = 2):
+    """(client, cluster to close or None) for a dask backend."""
+    try:
+        from dask.distributed import Client, LocalCluster, default_client
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("backend 'dask' needs dask.distributed: pip install "
+                          "'cityindex[dask]'") from None
+    if backend.scheduler:
+        return Client(backend.scheduler, set_as_default=False), None
+    try:
+        return default_client(), None
+    except ValueError:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1,
+                               processes=True, dashboard_address=None)
+        return Client(cluster, set_as_default=False), cluster
+
+
+def _run_dask(work: Work, new: Callable[[], Any], starts: Iterable[int],
+              done: Callable[..., None], workers: int, backend: Backend) -> Any:
+    from dask.distributed import wait  # noqa: F401  (import check before any work)
+
+    client, cluster = dask_client(backend, workers)
+    own_client = cluster is not None or backend.scheduler is not None
+    total = new()
+    pending: deque = deque()
+    try:
+        threads = sum(client.nthreads().values()) or 1
+        window = 2 * threads
+        fn = client.scatter(work, broadcast=True, hash=False)
+
+        def finish() -> None:
+            acc, *extras = pending.popleft().result()
+            total.merge(acc)
+            done(*extras)
+
+        try:
+            for start in starts:
+                pending.append(client.submit(_call, fn, start, pure=False))
+                if len(pending) >= window:
+                    finish()
+            while pending:
+                finish()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    return total

@@ -1,0 +1,207 @@
+"""Large-index code paths against the exact ones, on indices small enough for both (issue 15),
+and the Dask backend against the local one."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DATA, ROOT
+
+from cityindex import rank
+from cityindex.rank import RankFolder, RankHistogram, rank_bins, rank_desc
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+@pytest.fixture
+def binned(monkeypatch):
+    """Force rank bins on small indices: at most 16 bins per ranking."""
+    monkeypatch.setattr(rank, "EXACT_CELLS", 0)
+    monkeypatch.setattr(rank, "MIN_BINS", 16)
+
+
+def test_rank_bins_split_at_tiers():
+    edges = rank_bins(106, 16, (20, 30, 56))
+    assert edges[0] == 1 and {21, 51} <= set(edges)
+    upper = np.append(edges[1:] - 1, 106)
+    assert (upper - edges + 1).max() == 7           # ceil(106 / 16)
+    np.testing.assert_array_equal(rank_bins(10, 16), np.arange(1, 11))
+
+
+@pytest.mark.parametrize("levels", [4, 10**9])
+def test_binned_folder_is_the_exact_folder_summed_over_bins(levels):
+    """Bins hold exactly the sums of the exact counts; min, max, means, counts near the focus
+    and the shift's mean and max are exact; with ties (levels = 4) and without."""
+    rng = np.random.default_rng(levels % 89)
+    u = 37
+    labels = rng.integers(-1, 3, u)
+    other = rng.integers(0, 2, u)
+    reference = rng.permutation(u) + 1
+    focus = rng.permutation(u) + 1
+    scores = np.floor(rng.uniform(0, levels, size=(2500, u)))
+    exact = RankFolder(u, reference, [labels, other])
+    binned = RankFolder(u, reference, [labels, other], tiers=(5, 10),
+                        partition_tiers=[(3,), (4, 4)], focus=focus, max_bins=6)
+    assert exact.exact and not binned.exact
+    for chunk in np.array_split(scores, 5):
+        exact.add(chunk)
+        binned.add(chunk)
+    hist = binned.overall
+    lut = hist.lookup
+    summed = np.zeros_like(hist.counts)
+    np.add.at(summed.T, lut, exact.overall.counts.T)
+    np.testing.assert_array_equal(hist.counts, summed)
+    ref = exact.overall
+    np.testing.assert_array_equal(hist.minimum(), ref.minimum())
+    np.testing.assert_array_equal(hist.maximum(), ref.maximum())
+    np.testing.assert_allclose(hist.mean(), ref.mean(), rtol=1e-12)
+    for lo, hi in ((focus, focus), (focus - 2, focus + 2)):
+        np.testing.assert_array_equal(hist.prob_between(lo, hi), ref.prob_between(lo, hi))
+    np.testing.assert_array_equal(hist.tier_probabilities((5, 10)),
+                                  ref.tier_probabilities((5, 10)))
+    half = hist.max_width // 2
+    for q in (0.05, 0.25, 0.5, 0.75, 0.95):
+        assert np.abs(hist.quantile(q) - ref.quantile(q)).max() <= half
+    a, b = exact.shift_summary(), binned.shift_summary()
+    assert a["max"] == b["max"] and abs(a["mean"] - b["mean"]) < 1e-12
+    for key in ("p05", "median", "p95"):
+        assert abs(a[key] - b[key]) <= 1 / (2 * rank.SHIFT_STEPS) + 1e-12
+    assert a["histogram"] == b["histogram"]
+    for p, (lab, tiers) in enumerate(zip([labels, other], [(3,), (4, 4)])):
+        for g in np.unique(lab[lab >= 0]):
+            members = np.flatnonzero(lab == g)
+            e, h = exact.group_histogram(p, members), binned.group_histogram(p, members)
+            np.testing.assert_array_equal(h.minimum(), e.minimum())
+            np.testing.assert_array_equal(h.maximum(), e.maximum())
+            np.testing.assert_array_equal(h.tier_probabilities(tiers),
+                                          e.tier_probabilities(tiers))
+            for q in (0.05, 0.5, 0.95):
+                assert np.abs(h.quantile(q) - e.quantile(q)).max() <= h.max_width // 2
+
+
+def test_within_group_ranks_with_many_groups_fall_back_to_a_sort():
+    """40 groups need more than 63 bits of counters: the sort fallback, same counts."""
+    rng = np.random.default_rng(5)
+    u = 120
+    labels = rng.integers(-1, 40, u)
+    scores = rng.uniform(size=(700, u))
+    folder = RankFolder(u, np.arange(1, u + 1), [labels])
+    assert folder._within.fields == [None]
+    folder.add(scores)
+    for g in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == g)
+        expected = RankHistogram(members.size)
+        expected.add(rank_desc(scores[:, members]))
+        np.testing.assert_array_equal(folder.group_histogram(0, members).counts,
+                                      expected.counts)
+
+
+def test_binned_monte_carlo_agrees_with_the_exact_one(dataset, monkeypatch):
+    """The 2025 index through both paths (same scenarios): exact where the binned path says
+    it is exact, quantiles within half a bin, the error stated in the summary."""
+    from cityindex.model import UncertaintyModel
+    from cityindex.sensitivity.montecarlo import run_montecarlo
+
+    model = UncertaintyModel(samples=6000)
+    exact = run_montecarlo(dataset, model, 11)
+    monkeypatch.setattr(rank, "EXACT_CELLS", 0)
+    monkeypatch.setattr(rank, "MIN_BINS", 16)
+    coarse = run_montecarlo(dataset, model, 11)
+    a, b = exact.ranks(), coarse.ranks()
+    same = ["unit", "published_rank", "nominal_rank", "mean", "mc_min", "mc_max",
+            "p_published_rank", "p_within_2", "p_tier_1", "p_tier_2", "p_tier_3",
+            "p_published_tier", "tier_fragile"]
+    for col in same:
+        if a[col].dtype.kind == "f":
+            np.testing.assert_allclose(b[col], a[col], rtol=1e-12, atol=0, err_msg=col)
+        else:
+            assert (a[col] == b[col]).all(), col
+    width = coarse.folder.overall.max_width
+    for col in ("median", "p05", "p25", "p75", "p95"):
+        assert (b[col] - a[col]).abs().max() <= width // 2, col
+    note = coarse.summary()["rank_histograms"]
+    assert note["bin_width"] == width and f"at most {width // 2} ranks" in note["quantile_error"]
+    assert "rank_histograms" not in exact.summary()
+    acc = coarse.acceptability()
+    assert acc.columns[1] == "rank_1_7" and len(acc) == dataset.n_units
+    np.testing.assert_allclose(acc.drop(columns="unit").sum(axis=1), 1.0)
+    ga, gb = exact.groups(), coarse.groups()
+    for col in ("mc_min", "mc_max", "p_published_group_tier", "published_group_rank"):
+        np.testing.assert_array_equal(ga[col], gb[col])
+    assert (ga["median"] - gb["median"]).abs().max() <= width // 2
+
+
+def test_backend_option_from_run_file_and_errors(tmp_path):
+    from cityindex.app.runfile import load_runfile
+    from cityindex.errors import RunFileError
+
+    base = f'[run]\ndata = "{DATA}"\nseed = 1\nsamples = 100\n'
+    ok = tmp_path / "ok.toml"
+    ok.write_text(base + 'backend = "dask"\nscheduler = "tcp://127.0.0.1:8786"\n')
+    rf = load_runfile(ok)
+    assert (rf.backend.kind, rf.backend.scheduler) == ("dask", "tcp://127.0.0.1:8786")
+    assert load_runfile(_write(tmp_path, "plain", base)).backend.kind == "local"
+    for name, extra, key in (("kind", 'backend = "spark"', "[run].backend"),
+                             ("lonely", 'scheduler = "tcp://x:1"', "[run].scheduler")):
+        with pytest.raises(RunFileError, match=key.replace("[", r"\[").replace("]", r"\]")):
+            load_runfile(_write(tmp_path, name, base + extra + "\n"))
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(text)
+    return path
+
+
+RUN = """
+[run]
+data = "{data}"
+seed = 3
+samples = 12000
+
+[normalisation]
+choices = ["published", "rank"]
+
+[leave_one_out]
+enabled = true
+"""
+
+
+def _outputs(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())
+            if p.suffix in (".csv", ".json") and p.name != "manifest.json"}
+
+
+@pytest.mark.parametrize("force_bins", [False, True])
+def test_dask_run_is_byte_identical_to_the_local_run(tmp_path, monkeypatch, force_bins):
+    """A LocalCluster of two workers: the same CSV and JSON bytes as the threads (exact
+    histograms on the 2025 index; rank bins forced on a synthetic one)."""
+    distributed = pytest.importorskip("dask.distributed")
+    from cityindex.sensitivity.backends import Backend
+    from cityindex.study import Study
+
+    data = DATA
+    if force_bins:
+        from synthetic import make_index
+
+        data = make_index(tmp_path / "synthetic", 300, seed=2)
+        monkeypatch.setattr(rank, "EXACT_CELLS", 0)
+        monkeypatch.setattr(rank, "MIN_BINS", 40)
+    run = _write(tmp_path, "run", RUN.format(data=data))
+    Study.from_runfile(run, chunk_blocks=1).run().write(tmp_path / "local", static=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        backend = Backend("dask", cluster.scheduler_address)
+        audit = Study.from_runfile(run, chunk_blocks=1, backend=backend).run()
+        audit.write(tmp_path / "dask", static=False)
+    local, remote = _outputs(tmp_path / "local"), _outputs(tmp_path / "dask")
+    assert local.keys() == remote.keys() and "ranks.csv" in local
+    for name in local:
+        assert local[name] == remote[name], name
+    summary = json.loads(local["summary.json"])
+    assert summary["montecarlo"]["scenarios"] == 12000
+    assert ("rank_histograms" in summary["montecarlo"]) == force_bins
