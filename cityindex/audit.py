@@ -234,8 +234,10 @@ def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
     for node in ds.published_ranks.columns:
         score = ds.published[node].to_numpy()
         ranks = ds.published_ranks[node].to_numpy(dtype=int)
-        higher = (score[None, :] > score[:, None]).sum(axis=1)
-        at_least = (score[None, :] >= score[:, None]).sum(axis=1)
+        # units printed higher / at least as high: O(U log U) by binary search
+        ordered = np.sort(score[~np.isnan(score)])  # (a missing score compares false)
+        higher = ordered.size - np.searchsorted(ordered, score, side="right")
+        at_least = ordered.size - np.searchsorted(ordered, score, side="left")
         n += len(ds.units)
         for i in np.flatnonzero((ranks < higher + 1) | (ranks > at_least)):
             lo, hi = higher[i] + 1, at_least[i]
@@ -248,8 +250,9 @@ def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
         # scores, or a skipped rank, puts some unit outside its interval.)
         # Printed ties that the report nevertheless ranks apart: consistent (the unrounded
         # scores decide), but a reader should know the order is not visible in the table.
-        for value in np.unique(score):
-            members = np.flatnonzero(score == value)
+        order = np.argsort(score, kind="stable")  # runs of equal printed scores, in order
+        starts = np.flatnonzero(np.r_[True, score[order][1:] != score[order][:-1]])
+        for members, value in zip(np.split(order, starts[1:]), score[order][starts]):
             if members.size > 1 and len(set(ranks[members])) == members.size:
                 names = ", ".join(f"{ds.units[i]} ({ranks[i]})"
                                   for i in members[np.argsort(ranks[members])])

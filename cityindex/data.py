@@ -166,8 +166,9 @@ def _units_column(table: Table) -> list[str]:
 
 def _same_units(table: Table, units: list[str], reference: str) -> None:
     mine = table.column("unit")
-    missing = [u for u in units if u not in set(mine)]
-    extra = [u for u in mine if u not in set(units)]
+    mine_set, units_set = set(mine), set(units)  # once: O(U), not O(U^2)
+    missing = [u for u in units if u not in mine_set]
+    extra = [u for u in mine if u not in units_set]
     if extra:
         i = mine.index(extra[0])
         raise DataError(f"{table.path} line {table.line(i)}", f"unknown unit '{extra[0]}'",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from cityindex.data import Dataset
 from cityindex.model import RankCISettings
@@ -21,9 +22,14 @@ from cityindex.sensitivity.engine import (
     rank_tier_sizes,
 )
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
+from cityindex.sensitivity.rankci_stream import Covariance, streamed_sets
 
 METHOD = ("Mogstad, Romano, Shaikh & Wilhelm (2024), parametric bootstrap, two-sided with "
           "stepdown")
+# n_boot x units^2 bootstrap statistics beyond which the pairs are streamed in blocks
+# (rankci_stream: the same sets, O(n_boot x block x units) memory)
+IN_MEMORY_ELEMENTS = 1 << 25
+FULL_COVARIANCE_UNITS = 2048
 
 
 class RankCIResult(Result):
@@ -36,28 +42,57 @@ class RankCIResult(Result):
                  seed: int) -> None:
         self.dataset, self.settings = ds, settings
         est = nominal_scores(ds)
+        p = ds.n_units
+        self.streamed = settings.n_boot * p * p > IN_MEMORY_ELEMENTS
+        if self.streamed:  # pairs in blocks (rankci_stream): the same sets, bounded memory
+            self._streamed(ds, est, noise_scores, settings, seed)
+            return
         cov = np.cov(noise_scores, rowvar=False)
         kw = {"coverage": settings.coverage, "n_boot": settings.n_boot, "seed": seed}
         marginal = rank_confidence_sets(est, cov, simultaneous=False, **kw)
         simult = rank_confidence_sets(est, cov, simultaneous=True, **kw)
+        self._finish(ds, marginal["rank"].to_numpy(), np.sqrt(np.diag(cov)),
+                     (marginal["lower"].to_numpy(), marginal["upper"].to_numpy()),
+                     (simult["lower"].to_numpy(), simult["upper"].to_numpy()))
+        self.best = tau_best(est, cov, self.top, **kw)
+        self.worst = tau_worst(est, cov, self.bottom, **kw)
+
+    def _streamed(self, ds: Dataset, est: pd.Series, noise_scores: np.ndarray,
+                  settings: RankCISettings, seed: int) -> None:
+        """Large indices: one set of draws and one pass over blocks of pairs for all four
+        set families; up to FULL_COVARIANCE_UNITS the covariance matrix and its
+        eigen-decomposition as in the in-memory path (identical sets), above it the noise
+        replicates themselves (no p x p matrix; draws z = g X / sqrt(R - 1))."""
+        p = ds.n_units
+        cov = (Covariance.full(np.cov(noise_scores, rowvar=False))
+               if p <= FULL_COVARIANCE_UNITS else Covariance.replicates(noise_scores))
+        z = cov.draws(settings.n_boot, seed)
+        sets = streamed_sets(est.to_numpy(), cov, z, settings.coverage)
+        rank = rankdata(-est.to_numpy(), method="min").astype(int)
+        self._finish(ds, rank, np.sqrt(cov.diag), (sets.marginal_lower, sets.marginal_upper),
+                     sets.simultaneous("two-sided"))
+        lower, upper = sets.simultaneous("two-sided")
+        self.best = pd.Series(lower <= self.top, index=est.index, name="tau_best")
+        self.worst = pd.Series(upper >= p - self.bottom + 1, index=est.index,
+                               name="tau_worst")
+
+    def _finish(self, ds: Dataset, rank: np.ndarray, sd: np.ndarray,
+                marginal: tuple[np.ndarray, np.ndarray],
+                simultaneous: tuple[np.ndarray, np.ndarray]) -> None:
         tiers = rank_tier_sizes(ds)
         published = published_ranks(ds)
         pub_tier = published_tiers(ds)
         table = pd.DataFrame({
             "unit": ds.units, "published_rank": published, "published_tier": pub_tier,
-            "rank": marginal["rank"].to_numpy(), "sd_composite": np.sqrt(np.diag(cov)),
-            "marginal_lower": marginal["lower"].to_numpy(),
-            "marginal_upper": marginal["upper"].to_numpy(),
-            "simultaneous_lower": simult["lower"].to_numpy(),
-            "simultaneous_upper": simult["upper"].to_numpy(),
+            "rank": rank, "sd_composite": sd,
+            "marginal_lower": marginal[0], "marginal_upper": marginal[1],
+            "simultaneous_lower": simultaneous[0], "simultaneous_upper": simultaneous[1],
         })
         lo_t = tier_of_rank(table["simultaneous_lower"].to_numpy(), tiers)
         hi_t = tier_of_rank(table["simultaneous_upper"].to_numpy(), tiers)
         table["tier_certain"] = (lo_t == pub_tier) & (hi_t == pub_tier)
         self.frame = table
         self.top, self.bottom = tiers[0], tiers[-1]
-        self.best = tau_best(est, cov, self.top, **kw)
-        self.worst = tau_worst(est, cov, self.bottom, **kw)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"rank_ci": self.frame}
@@ -77,4 +112,8 @@ class RankCIResult(Result):
             f"certainly_not_bottom_{bottom}": [u for u in ds.units if not self.worst[u]],
             "tier_certain": int(table["tier_certain"].sum()),
             "tier_certain_units": [u for u, c in zip(ds.units, table["tier_certain"]) if c],
+            **({"computation": "pairs streamed in blocks (the in-memory sets, bounded memory)"
+                + ("" if ds.n_units <= FULL_COVARIANCE_UNITS else
+                   "; covariance and bootstrap draws from the noise replicates, "
+                   "z = g X / sqrt(R - 1)")} if self.streamed else {}),
         }

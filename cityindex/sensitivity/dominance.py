@@ -18,6 +18,8 @@ from cityindex.data import Dataset
 from cityindex.sensitivity.engine import published_ranks, rank_tier_sizes
 from cityindex.spec import tier_of_rank
 
+BLOCK_ELEMENTS = 1 << 24
+
 
 def dominance_matrix(x: np.ndarray) -> np.ndarray:
     """[a, b] = True when row a dominates row b."""
@@ -26,17 +28,38 @@ def dominance_matrix(x: np.ndarray) -> np.ndarray:
     return ge & gt
 
 
+def dominance_pairs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dominant, dominated) index arrays in row-major order, computed in blocks of rows:
+    O(U^2 D) time, O(U D + pairs) memory."""
+    n, d = x.shape
+    step = max(1, BLOCK_ELEMENTS // max(1, n * d))
+    out_a, out_b = [], []
+    for lo in range(0, n, step):
+        dom = dominance_matrix_rows(x, lo, min(n, lo + step))
+        a, b = np.nonzero(dom)
+        out_a.append(a + lo)
+        out_b.append(b)
+    return (np.concatenate(out_a) if out_a else np.zeros(0, dtype=np.int64),
+            np.concatenate(out_b) if out_b else np.zeros(0, dtype=np.int64))
+
+
+def dominance_matrix_rows(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Rows lo..hi-1 of :func:`dominance_matrix`."""
+    ge = (x[lo:hi, None, :] >= x[None, :, :]).all(axis=2)
+    gt = (x[lo:hi, None, :] > x[None, :, :]).any(axis=2)
+    return ge & gt
+
+
 def dominance_tables(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(pairs, per-unit summary). Pairs: dominant, dominated. Summary per unit: how many it
     dominates / is dominated by, the rank bounds that follow, and whether they fix its tier."""
     x = ds.indicators[ds.spec.indicators].to_numpy()
-    dom = dominance_matrix(x)
-    a, b = np.nonzero(dom)
-    pairs = pd.DataFrame({"dominant": [ds.units[i] for i in a],
-                          "dominated": [ds.units[j] for j in b]})
+    a, b = dominance_pairs(x)
+    units = np.asarray(ds.units, dtype=object)
+    pairs = pd.DataFrame({"dominant": units[a].tolist(), "dominated": units[b].tolist()})
     n = len(ds.units)
-    dominated_by = dom.sum(axis=0)
-    dominates = dom.sum(axis=1)
+    dominated_by = np.bincount(b, minlength=n)
+    dominates = np.bincount(a, minlength=n)
     best_possible = dominated_by + 1
     worst_possible = n - dominates
     tiers = rank_tier_sizes(ds)

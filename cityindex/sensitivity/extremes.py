@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -135,9 +136,14 @@ def _quiet_stdout():
 
 
 def _solve(x: np.ndarray, k: int, others: np.ndarray, fixed_above: int, poly: Polytope,
-           best: bool, big: np.ndarray, incumbent: int | None = None) -> tuple[int, np.ndarray]:
+           best: bool, big: np.ndarray, incumbent: int | None = None,
+           node_limit: int | None = None) -> tuple:
     """MILP over z, t, b (one binary per unit in ``others``); ``big`` bounds |s_j - s_k| over
-    the weight set (the tighter the big-M, the faster HiGHS closes the gap)."""
+    the weight set (the tighter the big-M, the faster HiGHS closes the gap).
+
+    With ``node_limit`` (branch-and-bound nodes: deterministic, unlike a time limit) returns
+    (count of the best solution found, its weights, the solver's bound on the optimal count),
+    which differ when the limit stopped it."""
     n_ind, n_aux, m = poly.n_ind, poly.n_aux, others.size
     nv = n_ind + n_aux + m
     cons = [LinearConstraint(np.hstack([poly.a_ub, np.zeros((poly.a_ub.shape[0], m))]),
@@ -163,21 +169,34 @@ def _solve(x: np.ndarray, k: int, others: np.ndarray, fixed_above: int, poly: Po
     integrality = np.concatenate([np.zeros(n_ind + n_aux), np.ones(m)])
     lb = np.zeros(nv)
     ub = np.concatenate([np.full(n_ind, 1.0), np.full(n_aux, np.inf), np.ones(m)])
+    options = HIGHS_OPTIONS if node_limit is None else {**HIGHS_OPTIONS,
+                                                         "node_limit": node_limit}
     res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(lb, ub),
-               options=HIGHS_OPTIONS)
-    if not res.success:
+               options=options)
+    stopped = node_limit is not None and not res.success and res.x is not None
+    if not res.success and not stopped:
         raise RuntimeError(f"MILP for unit {k} failed: {res.message}")
     z = res.x[:n_ind]
     count = round(float(res.x[n_ind + n_aux:].sum())) if m else 0
-    return fixed_above + count, z / z.sum()
+    if node_limit is None:
+        return fixed_above + count, z / z.sum()
+    bound = count
+    if stopped:  # the dual bound on sum(b) (best: minimised; worst: -sum(b) minimised)
+        dual = float(getattr(res, "mip_dual_bound", np.nan))
+        if np.isfinite(dual):
+            bound = (max(0, math.ceil(dual - 1e-6)) if best
+                     else min(m, math.floor(-dual + 1e-6)))
+        else:
+            bound = 0 if best else m
+    return fixed_above + count, z / z.sum(), fixed_above + bound
 
 
 _STATE: tuple | None = None
 
 
-def _worker_signals() -> None:
-    """A forked worker keeps no handler of its parent's: the parent answers Ctrl-C and
-    SIGTERM, and ends the pool with SIGTERM, which must end a worker quietly."""
+def _worker_init() -> None:
+    """Pool workers end quietly on the SIGTERM with which the pool stops them (a handler
+    inherited from the command line would raise in them)."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -199,14 +218,20 @@ SAMPLED = ("inner bounds: every vertex of the weight box and {n:,} uniform draws
 SAMPLED_DRAWS = 20_000
 
 
-def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0) -> pd.DataFrame:
+def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
+                  scope: str = "auto", max_milp_units: int | None = None) -> pd.DataFrame:
     """extremes.csv: unit, published_rank, best, worst, tier_guaranteed, method, and witness
     weights best_w_<indicator>, worst_w_<indicator> (effective, summing to 1).
 
     Exact (MILP) where each pairwise comparison is linear in the weights: arithmetic
     aggregation everywhere, or geometric everywhere (linear in the logarithms). Otherwise the
     bounds are the extremes over the weight box's vertices and seeded uniform draws inside it,
-    inner bounds that the ``method`` column names."""
+    inner bounds that the ``method`` column names.
+
+    ``scope``: ``"all"`` solves both MILPs for every unit; ``"undecided"`` (the default,
+    ``"auto"``, above ALL_UNITS units) bounds every unit from the weight box's vertices and
+    solves MILPs only where those bounds leave the tier undecided, for at most
+    ``max_milp_units`` units (default MILP_UNITS; see :func:`_bounded_extremes`)."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     if ds.available is None and spec.linear:
@@ -216,6 +241,12 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0) ->
         x, method = np.log(x), EXACT_LOG
     else:
         return _sampled_extremes(ds, delta, seed)
+    if scope == "auto":
+        scope = "all" if x.shape[0] <= ALL_UNITS else "undecided"
+    if scope not in ("all", "undecided"):
+        raise ValueError(f"scope must be 'auto', 'all' or 'undecided'; got {scope!r}")
+    if scope == "undecided" and vertex_weights(spec, delta) is not None:
+        return _bounded_extremes(ds, x, delta, method, workers, max_milp_units)
     poly = weight_polytope(spec, delta)
     vertices = vertex_weights(spec, delta)
     n = x.shape[0]
@@ -240,7 +271,7 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0) ->
     # Each unit's two MILPs are independent: a forked process pool uses both cores (HiGHS in
     # threads holds the GIL for part of its work and scales poorly).
     if workers > 1 and "fork" in mp.get_all_start_methods():
-        with _quiet_stdout(), mp.get_context("fork").Pool(workers, _worker_signals) as pool:
+        with _quiet_stdout(), mp.get_context("fork").Pool(workers, _worker_init) as pool:
             rows = pool.map(_solve_unit, range(n), chunksize=4)
     else:
         with _quiet_stdout():
@@ -301,6 +332,181 @@ def _sampled_extremes(ds: Dataset, delta: float, seed: int) -> pd.DataFrame:
                   method, scores)
 
 
+ALL_UNITS = 250            # up to this many units, both MILPs for every unit (scope "all")
+MILP_NODE_LIMIT = 500      # branch-and-bound nodes per MILP on the large-index path
+MILP_UNITS = 25            # at most this many units get MILPs on the large-index path
+BOUNDED = "bounds from the weight box's {v} vertices; tier decided without a MILP"
+BOUNDED_EXACT = "exact (the weight box's {v} vertices attain the bounds)"
+BOUNDED_LIMIT = f"bounds (MILP stopped at its limit of {MILP_NODE_LIMIT} nodes)"
+UNDECIDED = ("bounds from the weight box's {v} vertices; tier undecided (beyond the "
+             "{m} units given MILPs): tier_guaranteed is not proven either way")
+BOUNDED_MILP = ("bounds from the weight box's {v} vertices; exact (MILP) on the side whose tier "
+                "they left open")
+_BIG: tuple | None = None
+BOUNDED_SCOPE = (f"more than {ALL_UNITS} units: every unit bounded from the weight box's vertices "
+                 "(best in [best_bound, best], worst in [worst, worst_bound]); MILPs only for "
+                 "units whose tier the bounds leave undecided (method column per unit)")
+
+
+def unique_vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
+    """:func:`vertex_weights` without repeats (siblings moved together renormalise to the
+    same weights: 189 distinct points of 512 combinations for the 2025 tree)."""
+    vertices = vertex_weights(spec, delta)
+    return None if vertices is None else np.unique(vertices, axis=0)
+
+
+def _unit_pairs(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For unit k: (always above, never at least, identical, max |s_j - s_k|), each (U,),
+    from the vertex scores; O(U x V)."""
+    x, s, _ = _BIG
+    d = s - s[k]                                   # (U, V): s_j - s_k at every vertex
+    same = (x == x[k]).all(axis=1)
+    same[k] = False
+    above = (d > 0).all(axis=1) & ~same
+    below = (d < 0).all(axis=1) | same
+    below[k] = True
+    return above, below, same, np.abs(d).max(axis=1)
+
+
+def _outer_block(ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(units certainly above, units certainly below) for each unit of a block."""
+    above, below = [], []
+    for k in ks:
+        a, b, same, _ = _unit_pairs(int(k))
+        above.append(int(a.sum()))
+        below.append(int(b.sum()) - int(same.sum()) - 1)
+    return np.array(above), np.array(below)
+
+
+def _milp_unit(task: tuple[int, bool, bool, int]) -> tuple:
+    """The MILPs of one unit on the large-index path (best and/or worst), node-limited."""
+    k, do_best, do_worst, limit = task
+    x, _, poly = _BIG
+    above, below, same, bound = _unit_pairs(k)
+    free = np.flatnonzero(~above & ~below)
+    fixed = int(above.sum())
+    out = [None, None]
+    if do_best:
+        out[0] = _solve(x, k, free, fixed, poly, True, bound[free], node_limit=limit)
+    if do_worst:
+        out[1] = _solve(x, k, free, fixed + int(same.sum()), poly, False, bound[free],
+                        node_limit=limit)
+    return k, out
+
+
+def _bounded_extremes(ds: Dataset, x: np.ndarray, delta: float, method: str, workers: int,
+                      max_milp_units: int | None = None) -> pd.DataFrame:
+    """Best/worst ranks for large indices: bounds for every unit, MILPs where they matter.
+
+    Over the V distinct vertices of the weight box (V = 189 for the 2025 tree):
+    - inner bounds, attained with witnesses: each unit's best and worst rank at any vertex
+      (O(V U log U) in all: one ranking per vertex);
+    - outer bounds: a unit's best rank is at least 1 + the units above it at every vertex,
+      its worst at most U - the units below it at every vertex (the vertices decide every
+      pair's order over the whole set; O(V U) per unit, O(V U^2) in all, in blocks).
+    Where the inner bounds already cross a tier boundary the tier is not guaranteed; where the
+    outer bounds stay within one tier it is; only the remaining ("undecided") units get MILPs,
+    the first ``max_milp_units`` of them in published order (default MILP_UNITS), for the
+    side (best or worst) whose tier the bounds leave open, each stopped after MILP_NODE_LIMIT
+    branch-and-bound nodes (its incumbent and dual bound are kept; a node limit, unlike a
+    time limit, keeps the output reproducible). Undecided units beyond the cap keep their
+    bounds and ``tier_guaranteed`` False, their method saying that it is not proven either
+    way. A MILP's cost grows with the units whose order against k can change (one binary
+    each): about 0.1 s at 106 units (~20 binaries), about 1 s at 1,000 (~150 binaries),
+    10 s or more at 5,000 (~700 binaries, usually stopped by the node limit with a gap).
+    extremes.csv then adds
+    ``best_bound`` and ``worst_bound`` (best in [best_bound, best], worst in [worst,
+    worst_bound]; equal where exact) and says per unit which method gave its numbers.
+    """
+    global _BIG
+    spec = ds.spec
+    limit = MILP_NODE_LIMIT
+    cap = MILP_UNITS if max_milp_units is None else max_milp_units
+    vertices = unique_vertex_weights(spec, delta)
+    n_v = vertices.shape[0]
+    s = x @ vertices.T                                   # (U, V)
+    n = x.shape[0]
+    # inner bounds: ranks at every vertex (ties for k: "min"; ties against k: "max")
+    best_in = np.full(n, n + 1)
+    worst_in = np.zeros(n, dtype=np.int64)
+    best_v = np.zeros(n, dtype=np.int64)
+    worst_v = np.zeros(n, dtype=np.int64)
+    for v in range(n_v):
+        col = s[:, v]
+        srt = np.sort(col)
+        r_min = n - np.searchsorted(srt, col, side="right") + 1
+        r_max = n - np.searchsorted(srt, col, side="left")
+        better, worse = r_min < best_in, r_max > worst_in
+        best_in[better], best_v[better] = r_min[better], v
+        worst_in[worse], worst_v[worse] = r_max[worse], v
+    _BIG = (x, s, weight_polytope(spec, delta))
+    try:
+        blocks = np.array_split(np.arange(n), max(1, n // 64))
+        parallel = workers > 1 and "fork" in mp.get_all_start_methods()
+        if parallel:
+            with mp.get_context("fork").Pool(workers, _worker_init) as pool:
+                parts = pool.map(_outer_block, blocks)
+        else:
+            parts = [_outer_block(b) for b in blocks]
+        above = np.concatenate([p[0] for p in parts])
+        below = np.concatenate([p[1] for p in parts])
+        best_out, worst_out = 1 + above, n - below
+        tiers = spec.tiers
+        t = (lambda r: tier_of_rank(r, tiers)) if spec.tier_thresholds is None else None
+        tasks, beyond = [], np.zeros(0, dtype=np.int64)
+        if t is not None:
+            open_best = t(best_out) != t(best_in)
+            open_worst = t(worst_out) != t(worst_in)
+            undecided = (t(best_out) != t(worst_out)) & (t(best_in) == t(worst_in))
+            order = np.flatnonzero(undecided)
+            order = order[np.argsort(published_ranks(ds)[order], kind="stable")]
+            beyond = order[cap:]
+            tasks = [(int(k), bool(open_best[k]), bool(open_worst[k]), limit)
+                     for k in order[:cap]]
+        if parallel and len(tasks) > 1:
+            with _quiet_stdout(), mp.get_context("fork").Pool(workers, _worker_init) as pool:
+                solved = pool.map(_milp_unit, tasks, chunksize=1)
+        else:
+            with _quiet_stdout():
+                solved = [_milp_unit(task) for task in tasks]
+    finally:
+        _BIG = None
+    eff = vertices
+    best, worst = best_in.copy(), worst_in.copy()
+    best_w, worst_w = eff[best_v].copy(), eff[worst_v].copy()
+    stopped = np.zeros(n, dtype=bool)
+    milp_units = np.zeros(n, dtype=bool)
+    for k, (b, w) in solved:
+        milp_units[k] = True
+        if b is not None:
+            best[k], best_w[k], best_out[k] = 1 + b[0], b[1], 1 + b[2]
+            stopped[k] |= b[0] != b[2]
+        if w is not None:
+            worst[k], worst_w[k], worst_out[k] = 1 + w[0], w[1], 1 + w[2]
+            stopped[k] |= w[0] != w[2]
+    exact = (best == best_out) & (worst == worst_out)
+    methods = np.where(stopped, BOUNDED_LIMIT, np.where(
+        exact, np.where(milp_units, method, BOUNDED_EXACT.format(v=n_v)),
+        np.where(milp_units, BOUNDED_MILP.format(v=n_v), BOUNDED.format(v=n_v))))
+    methods[beyond] = UNDECIDED.format(v=n_v, m=cap)
+    scores = composite(ds, vertex_node_weights(spec, delta)) \
+        if spec.tier_thresholds is not None else None
+    df = _table(ds, best, worst, best_w, worst_w, method, scores)
+    if spec.tier_thresholds is None:  # decided by the bounds where no MILP was needed
+        guaranteed = tier_of_rank(best_out, spec.tiers) == tier_of_rank(worst_out, spec.tiers)
+        df["tier_guaranteed"] = guaranteed
+    df["method"] = methods
+    at = df.columns.get_loc("worst") + 1
+    df.insert(at, "best_bound", best_out)
+    df.insert(at + 1, "worst_bound", worst_out)
+    df.attrs["scope"] = {"units_with_milp": int(milp_units.sum()),
+                         "milp_stopped_at_node_limit": int(stopped.sum()),
+                         "undecided_beyond_cap": len(beyond),
+                         "exact": int(exact.sum()), "vertices": n_v,
+                         "milp_node_limit": limit, "max_milp_units": cap}
+    return df
+
+
 def witness_ranks(ds: Dataset, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Re-score every witness: unit k's rank under its best and its worst witness weights
     (best: ties for k, i.e. rank "min"; worst: ties against k)."""
@@ -331,18 +537,23 @@ class ExtremesResult(Result):
         drew (``ranks``: its ranks.csv rows), so that no sampled rank falls outside them;
         exact bounds are left alone (they contain every sample by construction)."""
         f = self.frame
-        if f["method"].iloc[0].startswith("exact"):
+        inner = ~f["method"].str.startswith("exact").to_numpy()
+        if not inner.any():
             return
         r = ranks.set_index("unit").reindex(f["unit"])
-        f["best"] = np.minimum(f["best"].to_numpy(), r["mc_min"].to_numpy())
-        f["worst"] = np.maximum(f["worst"].to_numpy(), r["mc_max"].to_numpy())
+        best = np.minimum(f["best"].to_numpy(), r["mc_min"].to_numpy())
+        worst = np.maximum(f["worst"].to_numpy(), r["mc_max"].to_numpy())
+        f["best"] = np.where(inner, best, f["best"].to_numpy())
+        f["worst"] = np.where(inner, worst, f["worst"].to_numpy())
         spec = self.dataset.spec
         if spec.tier_thresholds is None:
-            f["tier_guaranteed"] = (tier_of_rank(f["best"].to_numpy(), spec.tiers)
-                                    == tier_of_rank(f["worst"].to_numpy(), spec.tiers))
+            kept = (tier_of_rank(f["best"].to_numpy(), spec.tiers)
+                    == tier_of_rank(f["worst"].to_numpy(), spec.tiers))
         else:
-            f["tier_guaranteed"] &= r["p_published_tier"].to_numpy() >= 1.0
-        f["method"] = f["method"] + "; widened to every rank the weights lens sampled"
+            kept = f["tier_guaranteed"].to_numpy() & (r["p_published_tier"].to_numpy() >= 1.0)
+        f["tier_guaranteed"] = np.where(inner, kept, f["tier_guaranteed"].to_numpy())
+        f.loc[inner, "method"] = f.loc[inner, "method"] + \
+            "; widened to every rank the weights lens sampled"
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"extremes": self.frame, "dominance": self.pairs,
@@ -358,6 +569,8 @@ class ExtremesResult(Result):
             "tier_guaranteed_by_tier": {
                 str(t): int(ext.loc[tier == t, "tier_guaranteed"].sum())
                 for t in range(1, self.dataset.spec.n_tiers + 1)},
+            **({"scope": {**self.frame.attrs["scope"], "method": BOUNDED_SCOPE}}
+               if "scope" in self.frame.attrs else {}),
             "dominance_pairs": len(self.pairs),
             "tier_fixed_by_dominance": int(self.dominance["tier_fixed_by_dominance"].sum()),
         }

@@ -35,7 +35,7 @@ from cityindex.model import SobolSettings, UncertaintyModel
 from cityindex.rank import rank_matrix
 from cityindex.result import Result
 from cityindex.score import effective_weight_batch, evaluate_tree, log_shifted, normalise
-from cityindex.sensitivity import sobol
+from cityindex.sensitivity import sobol, sobol_stream
 from cityindex.sensitivity.engine import IndexModel, nominal_ranks
 from cityindex.sensitivity.leave_one_out import drop_indicator
 from cityindex.sensitivity.noise import check_noise_models, draw_noisy, noise_parameters
@@ -215,10 +215,14 @@ def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, see
     factors, d = extract_group_names(problem)
     model, outputs = index_model(ds, cfg, problem, seed, settings.leave_one_out_none)
     x = sobol.sample(problem, settings.n, seed)
-    y = model(x)
+    # large indices: outputs streamed over base points (sobol_stream), never all in memory
+    streamed = x.shape[0] * (ds.n_units + 1) > sobol_stream.IN_MEMORY_ELEMENTS
+    y = None if streamed else model(x)
     frames = []
     for m in (settings.n // 4, settings.n // 2, settings.n):
-        res = sobol.estimate(y[: m * (d + 2)], d, n_boot=settings.n_boot, seed=seed)
+        res = (sobol_stream.estimate(model, x, m, d, n_boot=settings.n_boot, seed=seed)
+               if streamed else
+               sobol.estimate(y[: m * (d + 2)], d, n_boot=settings.n_boot, seed=seed))
         frame = sobol.indices_frame(res, list(factors), outputs)
         frame.insert(0, "n", m)
         frames.append(frame)

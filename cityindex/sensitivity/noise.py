@@ -49,6 +49,17 @@ from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
 
 BLOCK = 1024
+BLOCK_ELEMENTS = 1 << 23   # replicates x units x indicators per block (64 MiB of float64)
+
+
+def block_size(n_units: int, n_indicators: int) -> int:
+    """Replicates per generator block: BLOCK, or fewer for large indices (a power of two,
+    so that a block's (replicates, units, indicators) arrays stay within BLOCK_ELEMENTS).
+    A function of the dataset's shape only: the same seed gives the same numbers."""
+    per = max(1, n_units * n_indicators)
+    if per * BLOCK <= BLOCK_ELEMENTS:
+        return BLOCK
+    return 1 << max(0, (BLOCK_ELEMENTS // per).bit_length() - 1)
 ASSUMPTIONS = ("rounding U(-h, h) on every cell plus the per-indicator model; independent "
                "errors; clipped to the scale; composite covariance from the noise-alone "
                "replicates (normal approximation for rank CIs)")
@@ -109,9 +120,10 @@ def draw_noisy(x: np.ndarray, params: dict[str, np.ndarray], rng: np.random.Gene
 def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: int, seed: int,
                     weights: ScenarioSampler | None = None,
                     progress: Callable[[int, int], None] | None = None
-                    ) -> tuple[RankFolder, np.ndarray]:
+                    ) -> tuple[RankFolder, np.ndarray | None]:
     """Fold the ranks of ``replicates`` noisy datasets; returns the folder and the composite
-    scores of every replicate (replicates x units, for the covariance of rank CIs).
+    scores of every replicate (replicates x units, for the covariance of rank CIs; None with
+    ``weights``).
 
     With ``weights`` the replicate's weights are drawn from that sampler's model too (noise and
     weights together); otherwise nominal weights (noise alone)."""
@@ -121,10 +133,12 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     folder = rank_folder(ds)
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
     linear = spec.linear and ds.available is None
-    scores = np.empty((replicates, ds.n_units))
+    # the replicates' scores are kept for the noise-alone run (the rank sets' covariance)
+    scores = np.empty((replicates, ds.n_units)) if weights is None else None
     stream = Stream.NOISE if weights is None else Stream.NOISE_WEIGHTS
-    for b, lo in enumerate(range(0, replicates, BLOCK)):
-        n = min(BLOCK, replicates - lo)
+    step = block_size(ds.n_units, len(spec.indicators))
+    for b, lo in enumerate(range(0, replicates, step)):
+        n = min(step, replicates - lo)
         rng = block_rng(seed, stream, b)
         noisy = draw_noisy(x, params, rng, n, spec.scale)
         w = None if weights is None else weights.draw_weights(rng, n)
@@ -135,7 +149,8 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
         else:
             s = np.einsum("nud,nd->nu", noisy, effective_weight_batch(spec, w))
         folder.add(s)
-        scores[lo: lo + n] = s
+        if scores is not None:
+            scores[lo: lo + n] = s
         if progress:
             progress(lo + n, replicates)
     return folder, scores
@@ -152,8 +167,9 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     linear = spec.linear and ds.available is None
     folder = rank_folder(ds)
     u = x.shape[0]
-    for b, start in enumerate(range(0, replicates, BLOCK)):
-        n = min(BLOCK, replicates - start)
+    step = block_size(u, len(spec.indicators))
+    for b, start in enumerate(range(0, replicates, step)):
+        n = min(step, replicates - start)
         rng = block_rng(seed, Stream.RESAMPLE, b)
         idx = rng.integers(0, u, size=(n, u))
         sample = x[idx]                                   # (n, U, D)

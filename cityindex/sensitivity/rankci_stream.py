@@ -1,0 +1,288 @@
+"""Confidence sets for ranks with the pairs streamed in blocks: bounded memory for large p.
+
+:mod:`cityindex.sensitivity.rankci` holds every pairwise bootstrap statistic at once,
+n_boot x p x p values (8 GB at p = 1,000 and n_boot = 1,000). Here the same statistics are
+computed for a block of units j at a time (all k), so memory is O(n_boot x block x p) plus
+O(n_boot x p) for the draws, and the results are *identical* to the in-memory ones given the
+same covariance and draws (the statistics are the same floating-point operations; maxima and
+order statistics are exact):
+
+- marginal sets: unit j's family involves only row j of the pairs, so each block runs its
+  units' stepdowns to the end while its statistics are in memory (one pass);
+- simultaneous sets: the family's rejected hypotheses after each step are exactly those with
+  t_hat above the current critical value (the critical values only decrease), so the state is
+  one number. Each draw's maximum is kept with the pair that attains it; after a step, only
+  the draws whose maximising pair was just rejected are recomputed (a pass over the blocks for
+  those draws only): the maximum over a smaller family is unchanged when its maximiser is
+  still in it. The simultaneous sets serve every kind (two-sided, lower, upper), as in the
+  in-memory code, whose simultaneous family ignores the kind.
+
+Time is O(n_boot x p^2) for the first pass (both families share it), plus
+O(recomputed draws x p^2) per further stepdown step.
+
+The covariance enters through :class:`Covariance`: a full matrix (``Covariance.full``), or,
+for large p, the centred replicates themselves (``Covariance.replicates``: cov = X'X / (R - 1)
+a block of rows at a time, never p x p in memory), with bootstrap draws z = g X / sqrt(R - 1),
+g ~ N(0, I_R), which have exactly that covariance (instead of an eigen-decomposition, O(p^3)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from cityindex.sensitivity.rankci import ZERO_VARIANCE, _order_index
+from cityindex.streams import Stream, block_rng
+
+BLOCK_ELEMENTS = 1 << 23     # bootstrap statistics held at once (64 MiB of float64)
+PAIR_ROWS = 1 << 21          # pairs per covariance block (rows of j x p)
+
+
+@dataclass(frozen=True)
+class Covariance:
+    """Rows of a p x p covariance on demand: ``rows(lo, hi)`` -> (hi - lo, p), ``diag``."""
+
+    p: int
+    diag: np.ndarray
+    rows: Callable[[int, int], np.ndarray]
+    centred: np.ndarray | None = None     # (R, p) replicates minus their mean, if any
+
+    @classmethod
+    def full(cls, cov: np.ndarray) -> Covariance:
+        cov = np.asarray(cov, dtype=float)
+        cov = (cov + cov.T) / 2
+        return cls(cov.shape[0], np.diag(cov).copy(), lambda lo, hi: cov[lo:hi])
+
+    @classmethod
+    def replicates(cls, x: np.ndarray) -> Covariance:
+        """The sample covariance of replicates x (R, p) (as ``np.cov(x, rowvar=False)``)."""
+        xc = np.asarray(x, dtype=float) - np.mean(x, axis=0)
+        r = xc.shape[0] - 1
+        diag = np.einsum("ij,ij->j", xc, xc) / r
+        return cls(xc.shape[1], diag, lambda lo, hi: (xc[:, lo:hi].T @ xc) / r, xc)
+
+    def draws(self, n_boot: int, seed: int) -> np.ndarray:
+        """(n_boot, p) draws of N(0, cov) from the seed's RANK_CI stream: from the replicates
+        when there are any (z = g X / sqrt(R - 1)), else by eigen-decomposition as
+        :func:`cityindex.sensitivity.rankci._draws`."""
+        rng = block_rng(seed, Stream.RANK_CI)
+        if self.centred is None:
+            from cityindex.sensitivity.rankci import _draws
+
+            return _draws(self.rows(0, self.p), n_boot, rng=rng)
+        g = rng.standard_normal((n_boot, self.centred.shape[0]))
+        return (g @ self.centred) / math.sqrt(self.centred.shape[0] - 1)
+
+
+@dataclass
+class StreamedSets:
+    """Integer rank bounds: marginal two-sided, and the simultaneous counts from which every
+    kind follows (lower = 1 + above, upper = p - below)."""
+
+    marginal_lower: np.ndarray
+    marginal_upper: np.ndarray
+    above: np.ndarray            # per unit: units certainly above it (simultaneous)
+    below: np.ndarray            # per unit: units certainly below it (simultaneous)
+    steps: int                   # simultaneous stepdown steps taken
+
+    def simultaneous(self, kind: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
+        p = self.above.size
+        lower = 1 + self.above
+        upper = p - self.below
+        if kind == "lower":
+            upper = np.full(p, p)
+        elif kind == "upper":
+            lower = np.ones(p, dtype=int)
+        return lower.astype(int), upper.astype(int)
+
+
+def _block_pairs(est: np.ndarray, cov: Covariance, lo: int, hi: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows lo..hi of d (est_k - est_j), sigma, valid and t_hat, as rankci._pairwise/_reject
+    compute them."""
+    p = est.size
+    d = est[None, :] - est[lo:hi, None]
+    diag = cov.diag
+    var = diag[None, :] + diag[lo:hi, None] - 2 * cov.rows(lo, hi)
+    var[var <= ZERO_VARIANCE * (diag[None, :] + diag[lo:hi, None])] = 0.0
+    sigma = np.sqrt(var)
+    off = np.ones((hi - lo, p), dtype=bool)
+    off[np.arange(hi - lo), np.arange(lo, hi)] = False
+    valid = off & (sigma > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_hat = np.where(valid, d / sigma, 0.0)
+    return d, sigma, valid, t_hat
+
+
+def _t_star(z: np.ndarray, lo: int, hi: int, sigma: np.ndarray, valid: np.ndarray
+            ) -> np.ndarray:
+    """(draws, hi - lo, p): (z_k - z_j) / sigma_jk, -inf where nothing is tested."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(valid, (z[:, None, :] - z[:, lo:hi, None]) / sigma, -np.inf)
+
+
+def _quantile(stats: np.ndarray, coverage: float) -> np.ndarray:
+    k = _order_index(stats.shape[0], coverage)
+    return np.partition(stats, k, axis=0)[k]
+
+
+def _blocks(p: int, rows: int) -> list[tuple[int, int]]:
+    return [(lo, min(p, lo + rows)) for lo in range(0, p, rows)]
+
+
+def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverage: float,
+                  stepdown: bool = True, workers: int = 2,
+                  block_elements: int = BLOCK_ELEMENTS) -> StreamedSets:
+    """Marginal (two-sided) and simultaneous confidence sets for the ranks of ``estimates``
+    given bootstrap draws ``z`` (n_boot, p): the same sets as
+    :func:`cityindex.sensitivity.rankci.rank_confidence_sets` on those draws."""
+    est = np.asarray(estimates, dtype=float)
+    p, n_boot = est.size, z.shape[0]
+    sub = max(1, block_elements // max(1, n_boot * p))     # rows of j per bootstrap block
+    big = _blocks(p, max(sub, PAIR_ROWS // max(1, p)))      # rows per covariance block
+    m_lower = np.ones(p, dtype=np.int64)
+    m_upper = np.full(p, p, dtype=np.int64)
+
+    def first(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Marginal stepdowns of the block's units; the block's part of the simultaneous
+        family's first maximum (value, flat pair index and that pair's t_hat, per draw)."""
+        lo0, hi0 = block
+        d0, sigma0, valid0, t_hat0 = _block_pairs(est, cov, lo0, hi0)
+        best = np.full(n_boot, -np.inf)
+        where = np.zeros(n_boot, dtype=np.int64)
+        where_t = np.full(n_boot, -np.inf)
+        for lo, hi in _blocks(hi0 - lo0, sub):
+            d, sigma, valid, t_hat = (a[lo:hi] for a in (d0, sigma0, valid0, t_hat0))
+            t = _t_star(z, lo0 + lo, lo0 + hi, sigma, valid)         # (B, J, p)
+            flat = t.reshape(n_boot, -1)
+            arg = flat.argmax(axis=1)
+            value = flat[np.arange(n_boot), arg]
+            better = value > best
+            best[better] = value[better]
+            where[better] = arg[better] + (lo0 + lo) * p
+            where_t[better] = t_hat.reshape(-1)[arg[better]]
+            _marginal(t, d, sigma, valid, t_hat, lo0 + lo, p, coverage, stepdown,
+                      m_lower, m_upper)
+        return best, where, where_t
+
+    stat, where, where_t = _merge(_map_plain(first, big, workers))
+    # simultaneous stepdown: threshold c on t_hat; draws whose maximiser is rejected redone
+    c = np.inf
+    steps = 0
+    while True:
+        crit = float(_quantile(stat, coverage))
+        steps += 1
+        if not crit < c or not _any_between(est, cov, big, crit, c, workers):
+            break
+        c = crit
+        if not stepdown:
+            break
+        redo = np.flatnonzero(where_t > c)
+        if redo.size:
+            zs = z[redo]
+
+            def again(block: tuple[int, int], zs=zs, c=c):
+                lo0, hi0 = block
+                _, sigma0, valid0, t_hat0 = _block_pairs(est, cov, lo0, hi0)
+                m = zs.shape[0]
+                best = np.full(m, -np.inf)
+                where = np.zeros(m, dtype=np.int64)
+                where_t = np.full(m, -np.inf)
+                for lo, hi in _blocks(hi0 - lo0, max(1, block_elements // max(1, m * p))):
+                    active = valid0[lo:hi] & (t_hat0[lo:hi] <= c)
+                    t = _t_star(zs, lo0 + lo, lo0 + hi, sigma0[lo:hi], active)
+                    flat = t.reshape(m, -1)
+                    arg = flat.argmax(axis=1)
+                    value = flat[np.arange(m), arg]
+                    better = value > best
+                    best[better] = value[better]
+                    where[better] = arg[better] + (lo0 + lo) * p
+                    where_t[better] = t_hat0[lo:hi].reshape(-1)[arg[better]]
+                return best, where, where_t
+
+            s2, w2, t2 = _merge(_map_plain(again, big, workers))
+            stat[redo], where[redo], where_t[redo] = s2, w2, t2
+
+    def final(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        # rejected = valid & t_hat > c (both directions), plus exact differences
+        lo, hi = block
+        d, sigma, valid, t_hat = _block_pairs(est, cov, lo, hi)
+        exact = _exact(valid, sigma, lo, hi)
+        return (((valid & (t_hat > c)) | (exact & (d > 0))).sum(axis=1),
+                ((valid & (-t_hat > c)) | (exact & (d < 0))).sum(axis=1))
+
+    counts = _map_plain(final, big, workers)
+    above = np.concatenate([a for a, _ in counts]).astype(np.int64)
+    below = np.concatenate([b for _, b in counts]).astype(np.int64)
+    return StreamedSets(m_lower, m_upper, above, below, steps)
+
+
+def _exact(valid: np.ndarray, sigma: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Off-diagonal pairs known without error (sigma = 0)."""
+    exact = ~valid & (sigma == 0)
+    exact[np.arange(hi - lo), np.arange(lo, hi)] = False
+    return exact
+
+
+def _marginal(t: np.ndarray, d: np.ndarray, sigma: np.ndarray, valid: np.ndarray,
+              t_hat: np.ndarray, lo: int, p: int, coverage: float, stepdown: bool,
+              m_lower: np.ndarray, m_upper: np.ndarray) -> None:
+    """Each unit's own family (two-sided) and stepdown, as rankci._reject does."""
+    hi = lo + t.shape[1]
+    tb = np.where(valid, -t, -np.inf)                   # statistic of H_kj at [b, j, k]
+    up, down = valid.copy(), valid.copy()
+    above = np.zeros_like(valid)
+    below = np.zeros_like(valid)
+    while (up | down).any():
+        stat = np.maximum(np.where(up[None], t, -np.inf).max(axis=2),
+                          np.where(down[None], tb, -np.inf).max(axis=2))
+        crit = _quantile(stat, coverage)
+        crit[~(up | down).any(axis=1)] = np.inf
+        new_up = up & (t_hat > crit[:, None])
+        new_down = down & (-t_hat > crit[:, None])
+        if not (new_up.any() or new_down.any()):
+            break
+        above |= new_up
+        below |= new_down
+        up &= ~new_up
+        down &= ~new_down
+        if not stepdown:
+            break
+    exact = _exact(valid, sigma, lo, hi)
+    above |= exact & (d > 0)
+    below |= exact & (d < 0)
+    m_lower[lo:hi] = 1 + above.sum(axis=1)
+    m_upper[lo:hi] = p - below.sum(axis=1)
+
+
+def _any_between(est: np.ndarray, cov: Covariance, blocks: list[tuple[int, int]],
+                 lo_c: float, hi_c: float, workers: int) -> bool:
+    """Whether any valid pair has lo_c < t_hat <= hi_c (a new rejection)."""
+    def check(block: tuple[int, int]) -> bool:
+        lo, hi = block
+        _, _, valid, t_hat = _block_pairs(est, cov, lo, hi)
+        return bool((valid & (t_hat > lo_c) & (t_hat <= hi_c)).any())
+
+    return any(_map_plain(check, blocks, workers))
+
+
+def _merge(results: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-draw maxima over blocks in order (value, flat pair index, its t_hat); the first
+    maximum on ties, as one argmax over every pair would give."""
+    best, where, where_t = (a.copy() for a in results[0])
+    for value, index, t in results[1:]:
+        better = value > best
+        best[better], where[better], where_t[better] = value[better], index[better], t[better]
+    return best, where, where_t
+
+
+def _map_plain(fn, blocks, workers: int) -> list:
+    if workers <= 1 or len(blocks) == 1:
+        return [fn(b) for b in blocks]
+    with threadpool_limits(1), ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, blocks))
