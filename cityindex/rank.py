@@ -181,7 +181,9 @@ class BinnedRankHistogram(RankHistogram):
     @property
     def lookup(self) -> np.ndarray:
         """bin of rank r at index r - 1."""
-        return np.repeat(np.arange(self.edges.size), self.upper - self.edges + 1)
+        if getattr(self, "_lookup", None) is None:
+            self._lookup = np.repeat(np.arange(self.edges.size), self.upper - self.edges + 1)
+        return self._lookup
 
     def labels(self) -> list[str]:
         """rank_<r> for a one-rank bin, rank_<first>_<last> for a wider one."""
@@ -202,8 +204,10 @@ class BinnedRankHistogram(RankHistogram):
         self.total += ranks.sum(axis=0)
         if self.near is not None:
             d = ranks - self.focus
-            for j in range(2 * NEAR + 1):
-                self.near[:, j] += (d == j - NEAR).sum(axis=0)
+            d += NEAR
+            hit = (d >= 0) & (d <= 2 * NEAR)        # ranks within NEAR of the focus rank
+            cols = np.broadcast_to(np.arange(self.n_units, dtype=np.int64), d.shape)[hit]
+            np.add.at(self.near.reshape(-1), cols * (2 * NEAR + 1) + d[hit], 1)
 
     def merge(self, other: RankHistogram) -> None:
         self.counts += other.counts
@@ -311,6 +315,22 @@ def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 SLICE_ELEMENTS = 1 << 15          # scores folded at a time, exact path (stays in cache)
 BINNED_SLICE_ELEMENTS = 1 << 17   # the same for binned histograms (fewer, larger steps)
 SHIFT_STEPS = 16                  # binned path: R_s counted in steps of 1/16 rank
+
+
+def resolve_near_ties(scores: np.ndarray, order: np.ndarray, tied: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Rows that :func:`sorted_order` flags (two keys equal in their high bits) ordered
+    exactly: a stable argsort of the row's scores, as :func:`rank_desc` does; rows whose sorted
+    scores then hold no exact tie are strict orders and are unflagged (in large indices most
+    flags are near ties, scores 1e-12 apart, not ties). In place; returns (order, tied)."""
+    rows = np.flatnonzero(tied)
+    if rows.size:
+        s = scores[rows]
+        exact = np.argsort(-s, axis=1, kind="stable")
+        v = np.take_along_axis(s, exact, axis=1)
+        order[rows] = exact
+        tied[rows] = (v[:, 1:] == v[:, :-1]).any(axis=1)
+    return order, tied
 
 
 class _WithinRanks:
@@ -508,7 +528,7 @@ class RankFolder:
     def _add_exact(self, scores: np.ndarray) -> np.ndarray:
         u = self.n_units
         self._add_tiers(scores)
-        order, tied = sorted_order(scores)
+        order, tied = resolve_near_ties(scores, *sorted_order(scores))
         clean = ~tied
         shifts = np.empty(order.shape[0], dtype=np.int64)
         if clean.any():
@@ -538,19 +558,21 @@ class RankFolder:
     def _add_binned(self, scores: np.ndarray) -> np.ndarray:
         u = self.n_units
         self._add_tiers(scores)
-        order, tied = sorted_order(scores)
+        order, tied = resolve_near_ties(scores, *sorted_order(scores))
         rows = order.shape[0]
         ranks = np.empty((rows, u), dtype=np.int64)
         within = [np.empty((rows, u), dtype=np.int64) for _ in self.partitions]
         clean = ~tied
         if clean.any():
             o = order[clean] if tied.any() else order
-            r = np.empty(o.shape, dtype=np.int64)
-            np.put_along_axis(r, o, np.arange(1, u + 1, dtype=np.int64)[None, :], axis=1)
-            ranks[clean] = r
-            for w, at in zip(within, self._within.at_positions(o)):
-                np.put_along_axis(r, o, at, axis=1)
-                w[clean] = r
+            # scatter by unit: flat index of (row, unit) for every (row, position)
+            at = (o + (np.arange(o.shape[0], dtype=np.int64) * u)[:, None]).ravel()
+            r = np.empty(o.size, dtype=np.int64)
+            r[at] = np.tile(np.arange(1, u + 1, dtype=np.int64), o.shape[0])
+            ranks[clean] = r.reshape(o.shape)
+            for w, pos in zip(within, self._within.at_positions(o)):
+                r[at] = pos.ravel()
+                w[clean] = r.reshape(o.shape)
         if tied.any():
             ranks[tied] = rank_desc(scores[tied])
             rows_tied = np.flatnonzero(tied)

@@ -255,3 +255,40 @@ def test_streamed_sobol_estimates_equal_the_in_memory_ones(dataset, monkeypatch)
         assert (a["note"] == b["note"]).all() and (a["unit"] == b["unit"]).all()
         for col in ("S1", "S1_conf", "ST", "ST_conf"):
             np.testing.assert_allclose(b[col], a[col], rtol=1e-8, atol=1e-10, err_msg=col)
+
+
+@pytest.mark.parametrize("max_bins", [None, 5])
+def test_near_ties_are_ordered_exactly(max_bins):
+    """Scores 1e-13 apart share their sort keys' high bits: such rows are ordered exactly
+    (and exact ties still rank "min"), in the exact and the binned folder alike."""
+    from cityindex.rank import resolve_near_ties, sorted_order
+
+    rng = np.random.default_rng(8)
+    u = 13
+    ulp = np.spacing(15.0)                                # distinct scores ulps apart
+    steps = np.array([rng.choice(60, u, replace=False) for _ in range(400)])
+    scores = 15.0 + ulp * steps
+    scores[::7, 3] = scores[::7, 4]                       # some exact ties too
+    order, tied = sorted_order(scores)
+    assert tied.mean() > 0.5
+    order, tied = resolve_near_ties(scores, order, tied)
+    assert 0 < tied.sum() < 400 and (tied[::7]).all()
+    labels = np.array([0, 1] * 6 + [-1])
+    folder = RankFolder(u, np.arange(1, u + 1), [labels], max_bins=max_bins)
+    folder.add(scores)
+    ranks = rank_desc(scores)
+    direct = RankHistogram(u)
+    direct.add(ranks)
+    if folder.exact:
+        np.testing.assert_array_equal(folder.overall.counts, direct.counts)
+    else:
+        np.testing.assert_array_equal(folder.overall.minimum(), direct.minimum())
+        np.testing.assert_allclose(folder.overall.mean(), direct.mean(), rtol=1e-12)
+    for g in (0, 1):
+        members = np.flatnonzero(labels == g)
+        expected = RankHistogram(members.size)
+        expected.add(rank_desc(scores[:, members]))
+        got = folder.group_histogram(0, members)
+        np.testing.assert_array_equal(got.maximum(), expected.maximum())
+        if folder.exact:
+            np.testing.assert_array_equal(got.counts, expected.counts)
