@@ -107,7 +107,7 @@ def tier_probabilities(ranks: pd.DataFrame, n_tiers: int) -> alt.TopLevelMixin:
 
 def acceptability(acc: pd.DataFrame, ranks: pd.DataFrame) -> alt.TopLevelMixin:
     long = acc.melt(id_vars="unit", var_name="rank", value_name="p")
-    long["rank"] = long["rank"].str.replace("rank_", "").astype(int)
+    long["rank"] = long["rank"].str.extract(r"rank_(\d+)")[0].astype(int)  # bins: first rank
     long = long[long["p"] > 0]
     labels = dict(zip(ranks["unit"], _labels(ranks)))
     long["city"] = long["unit"].map(labels)
