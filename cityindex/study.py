@@ -275,7 +275,7 @@ class AuditResult:
             "run": self.run_record(),
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
                         "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
-            "method": method_notes(s.model, s.seed),
+            "method": {**method_notes(s.model, s.seed), **r["montecarlo"].method_notes()},
             "reproduction": r["reproduction"].summary(),
             "montecarlo": r["montecarlo"].summary(),
         }
