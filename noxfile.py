@@ -47,9 +47,12 @@ def sensitivity(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Speed and memory benchmarks (not part of the tests)."""
+    """Speed and memory benchmarks (not part of the tests); arguments go to the scale
+    benchmark, e.g. ``nox -s bench -- --sizes 106,1000`` (default: 106 to 100,000 units,
+    about 15 minutes on 2 cores)."""
     session.install("-e", ".")
     session.run("python", "benchmarks/bench_montecarlo.py")
     session.run("python", "benchmarks/bench_extremes.py")
     session.run("python", "benchmarks/bench_bootstrap.py")
-    session.run("python", "benchmarks/bench_sobol.py", *session.posargs)
+    session.run("python", "benchmarks/bench_sobol.py")
+    session.run("python", "benchmarks/bench_scale.py", *session.posargs)

@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 SIZES = (106, 1000, 5000, 20_000, 100_000)
 # Monte-Carlo scenarios per size (enough for a stable rate, a few seconds to a minute)
 MC_N = {106: 1_000_000, 1000: 100_000, 5000: 20_000, 20_000: 10_000, 100_000: 10_000}
+BASELINE_N = {20_000: 4_000, 100_000: 2_000}   # the baseline's rate needs fewer scenarios
 N_SWEEP_UNITS = 1000
 N_SWEEP = (20_000, 100_000, 400_000)
 
@@ -44,9 +45,11 @@ RUNS = {
                                 "rank_ci", "resample"]),
     5000: ("samples = 100000", ["leave_one_out", "noise", "rank_ci", "importance",
                                 "resample"]),
-    20_000: ("samples = 10000", ["leave_one_out", "noise", "resample"]),
-    100_000: ("samples = 10000", ["leave_one_out"]),
+    20_000: ("samples = 5000", ["leave_one_out", "noise", "resample"]),
+    100_000: ("samples = 2000", ["leave_one_out"]),
 }
+STATIC_UNITS = 1000      # above: --no-static (a PNG of one row per unit exceeds the canvas)
+PAGE_UNITS = 5000        # above: the analyses and tables only, no page (Study.run, tables())
 SECTIONS = {
     "leave_one_out": "[leave_one_out]\nenabled = true\n",
     "sobol": "[sobol]\nenabled = true\nn = 1024\nn_boot = 100\n",
@@ -96,6 +99,25 @@ peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
 print(json.dumps({"seconds": dt, "rate": n / dt, "peak_mb": peak}))
 """
 
+CHILD_LIB = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from cityindex.study import Study
+t = time.perf_counter()
+study = Study.from_runfile(sys.argv[2])
+timings = {}
+for name in ["reproduce", "montecarlo", *sys.argv[3].split(","), "scenarios"]:
+    t0 = time.perf_counter()
+    result = getattr(study, name)()
+    result.tables()
+    timings[name] = time.perf_counter() - t0
+dt = time.perf_counter() - t
+peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+           resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+print(json.dumps({"seconds": dt, "peak_mb": peak, "code": 0, "timings": timings}),
+      file=sys.stderr)
+"""
+
 CHILD_CLI = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -115,7 +137,10 @@ def child(script: str, *args: str) -> dict:
     stream = proc.stdout if script is CHILD_MC else proc.stderr
     for line in reversed(stream.strip().splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
+            out = json.loads(line)
+            if out.get("code"):
+                out["error"] = proc.stderr.strip().splitlines()[-2:]
+            return out
     raise RuntimeError(f"benchmark child failed:\n{proc.stderr[-3000:]}")
 
 
@@ -157,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             if "mc" in parts:
                 n = MC_N.get(u, 10_000)
                 row["mc"] = child(CHILD_MC, data, n, "all")
-                row["baseline"] = child(CHILD_MC, data, n, "baseline")
+                row["baseline"] = child(CHILD_MC, data, BASELINE_N.get(u, n), "baseline")
                 row["mc"]["n"] = n
                 print(f"U={u:>7,} Monte Carlo: {row['mc']['rate']:>10,.0f} scenarios/s "
                       f"(baseline argsort {row['baseline']['rate']:,.0f}/s), peak "
@@ -169,15 +194,27 @@ def main(argv: list[str] | None = None) -> None:
             if "run" in parts and u in RUNS:
                 rf = run_file(tmp, data, u)
                 out = tmp / f"out{u}"
-                row["run"] = child(CHILD_CLI, "run", rf, "--out", out, "--quiet")
+                if u > PAGE_UNITS:  # each analysis through the library; noise without
+                    # the rank sets (O(B U^2) pairs: about an hour at 20,000 units)
+                    row["run"] = child(CHILD_LIB, rf, ",".join(RUNS[u][1]))
+                    page = "no page, noise without rank sets"
+                else:
+                    flags = ["--no-static"] if u > STATIC_UNITS else []
+                    row["run"] = child(CHILD_CLI, "run", rf, "--out", out, "--quiet", *flags)
+                    page = "page" + (" without PNG/SVG" if flags else " and PNG/SVG")
+                row["run"]["page"] = page
                 row["run"]["analyses"] = RUNS[u][1]
                 row["run"]["samples"] = RUNS[u][0]
                 manifest = out / "manifest.json"
                 if manifest.exists():
                     row["run"]["stages"] = json.loads(manifest.read_text()).get("timings")
-                print(f"U={u:>7,} full run ({RUNS[u][0]}; {', '.join(RUNS[u][1])}, report): "
+                print(f"U={u:>7,} full run ({RUNS[u][0]}; {', '.join(RUNS[u][1])}; {page}): "
                       f"{row['run']['seconds']:.1f} s, peak {row['run']['peak_mb']:,.0f} MB "
-                      f"(exit {row['run']['code']})", flush=True)
+                      f"(exit {row['run']['code']}{'; ' + ' '.join(row['run'].get('error', []))})"
+                      f"" if row['run'].get('code') else
+                      f"U={u:>7,} full run ({RUNS[u][0]}; {', '.join(RUNS[u][1])}; {page}): "
+                      f"{row['run']['seconds']:.1f} s, peak {row['run']['peak_mb']:,.0f} MB",
+                      flush=True)
             results["sizes"][u] = row
         if "nsweep" in parts:
             data = tmp / f"data{N_SWEEP_UNITS}"
@@ -213,7 +250,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def markdown(results: dict) -> str:
     lines = ["| units | MC scenarios/s (argsort baseline) | MC peak RSS | reproduce | "
-             "full run | full run peak RSS |", "| --- | --- | --- | --- | --- | --- |"]
+             "full run | full run peak RSS | full run includes |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for u, row in results["sizes"].items():
         mc = row.get("mc")
         base = row.get("baseline")
@@ -225,7 +263,9 @@ def markdown(results: dict) -> str:
             + " | " + (f"{mc['peak_mb']:,.0f} MB" if mc else "-")
             + " | " + (f"{rep['seconds']:.1f} s, {rep['peak_mb']:,.0f} MB" if rep else "-")
             + " | " + (f"{run['seconds']:.0f} s" if run else "-")
-            + " | " + (f"{run['peak_mb']:,.0f} MB" if run else "-") + " |")
+            + " | " + (f"{run['peak_mb']:,.0f} MB" if run else "-")
+            + " | " + (f"{run['samples'].split('= ')[1]} scenarios; "
+                       f"{', '.join(run['analyses'])}; {run['page']}" if run else "-") + " |")
     return "\n".join(lines)
 
 

@@ -345,7 +345,8 @@ class AuditResult:
             "dataset": {"id": ds.spec.id, "title": ds.spec.title_en, "units": ds.n_units,
                         "unit_noun": ds.spec.units,
                         "indicators": ds.spec.indicators, "tiers": list(ds.spec.tiers)},
-            "method": method_notes(s.model, s.seed),
+            "method": {**method_notes(s.model, s.seed),
+                       **(r["weights"].method_notes() if "weights" in r else {})},
             "verdicts": {
                 "headline": sentences["verdicts"],
                 "counts": counts,

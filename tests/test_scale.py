@@ -207,6 +207,7 @@ def test_dask_run_is_byte_identical_to_the_local_run(tmp_path, monkeypatch, forc
     weights = summary["lenses"]["weights"]["montecarlo"]
     assert weights["scenarios"] == 12000
     assert ("rank_histograms" in weights) == force_bins
+    assert ("in bins of up to" in summary["method"]["quantiles"]) == force_bins
 
 
 def test_streamed_rank_sets_are_the_in_memory_ones(dataset, monkeypatch):
@@ -292,3 +293,26 @@ def test_near_ties_are_ordered_exactly(max_bins):
         np.testing.assert_array_equal(got.maximum(), expected.maximum())
         if folder.exact:
             np.testing.assert_array_equal(got.counts, expected.counts)
+
+
+def test_bounded_extremes_contain_the_exact_ones(dataset):
+    """The large-index path (vertex bounds, MILPs only where the tier is undecided) on the
+    2025 index: its bounds contain the exact best/worst ranks committed in
+    reports/sensitivity/extremes.csv, its tier verdicts are the exact ones, and units it calls
+    exact are."""
+    import pandas as pd
+
+    from cityindex.sensitivity.extremes import extreme_ranks
+
+    exact = pd.read_csv(ROOT / "reports" / "sensitivity" / "extremes.csv")
+    got = extreme_ranks(dataset, 0.25, workers=1, scope="undecided")
+    assert list(got["unit"]) == list(exact["unit"])
+    assert (got["best_bound"] <= exact["best"]).all() and (exact["best"] <= got["best"]).all()
+    assert (got["worst"] <= exact["worst"]).all()
+    assert (exact["worst"] <= got["worst_bound"]).all()
+    assert (got["tier_guaranteed"] == exact["tier_guaranteed"]).all()
+    done = (got["best"] == got["best_bound"]) & (got["worst"] == got["worst_bound"])
+    assert (got.loc[done, "best"] == exact.loc[done, "best"]).all()
+    assert (got.loc[done, "worst"] == exact.loc[done, "worst"]).all()
+    scope = got.attrs["scope"]
+    assert 0 < scope["units_with_milp"] < len(got) and scope["undecided_beyond_cap"] == 0

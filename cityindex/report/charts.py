@@ -234,11 +234,14 @@ def acceptability(acc: pd.DataFrame, info: pd.DataFrame, floor: float = 1e-4
     ``floor`` are left blank (the legend says so). One data row per lens and city, the
     non-blank cells as two arrays that the chart flattens (so the data stays small)."""
     present = list(dict.fromkeys(acc["lens"]))
-    p = acc.filter(like="rank_").to_numpy()
+    cells = acc.filter(like="rank_")
+    p = cells.to_numpy()
+    # rank_<r>, or rank_<first>_<last> for binned histograms: a bin is drawn at its first rank
+    first = cells.columns.str.extract(r"rank_(\d+)")[0].astype(int).to_numpy()
     rows = []
     for (lens_name, unit), probs in zip(acc[["lens", "unit"]].itertuples(index=False), p):
         keep = np.flatnonzero(probs >= floor)
-        rows.append({"lens": lens_name, "unit": unit, "rank": (keep + 1).tolist(),
+        rows.append({"lens": lens_name, "unit": unit, "rank": first[keep].tolist(),
                      "p": [float(f"{v:.3g}") for v in probs[keep]]})
     data = pd.DataFrame(rows)
     order = list(info.sort_values("published_rank")["row"])

@@ -119,6 +119,18 @@ class MonteCarloResult(Result):
             **self.folder.resolution(),  # large indices: rank bins and their error
         }
 
+    def method_notes(self) -> dict:
+        """Notes that replace method_notes' defaults for this run: for large indices, how
+        exact the binned rank statistics are."""
+        res = self.folder.resolution().get("rank_histograms")
+        if not res:
+            return {}
+        return {"quantiles": f"inverse-CDF (Hyndman & Fan type 1) from rank histograms in "
+                             f"bins of up to {res['bin_width']} ranks (the index has more "
+                             f"units than exact histograms hold): {res['quantile_error']}; "
+                             f"exact: {res['exact_statistics']} (Monte Carlo, noise and "
+                             "resampling alike)"}
+
     def chart(self, extremes: pd.DataFrame | None = None):
         """Rank uncertainty, one row per unit (unconfigured Altair chart)."""
         from cityindex.report import charts

@@ -158,16 +158,21 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
         where_t = np.full(n_boot, -np.inf)
         for lo, hi in _blocks(hi0 - lo0, sub):
             d, sigma, valid, t_hat = (a[lo:hi] for a in (d0, sigma0, valid0, t_hat0))
-            t = _t_star(z, lo0 + lo, lo0 + hi, sigma, valid)         # (B, J, p)
-            flat = t.reshape(n_boot, -1)
-            arg = flat.argmax(axis=1)
-            value = flat[np.arange(n_boot), arg]
+            # (B, J, p): (z_k - z_j) / sigma_jk where tested, 0 elsewhere (sigma read as
+            # infinite: |r| = 0 never exceeds a tested pair's |r|, and never rejects)
+            r = _ratio(z, lo0 + lo, lo0 + hi, np.where(valid, sigma, np.inf))
+            a = np.abs(r)                         # both directions: max(t_jk, t_kj) = |r|
+            stat0, arg0, up0 = _marginal(r, a, d, sigma, valid, t_hat, lo0 + lo, p,
+                                         coverage, stepdown, m_lower, m_upper)
+            # the simultaneous family's first maximum over these rows, from the same maxima
+            j = stat0.argmax(axis=1)
+            rows_b = np.arange(n_boot)
+            value, k = stat0[rows_b, j], arg0[rows_b, j]
             better = value > best
             best[better] = value[better]
-            where[better] = arg[better] + (lo0 + lo) * p
-            where_t[better] = t_hat.reshape(-1)[arg[better]]
-            _marginal(t, d, sigma, valid, t_hat, lo0 + lo, p, coverage, stepdown,
-                      m_lower, m_upper)
+            where[better] = ((lo0 + lo + j) * p + k)[better]
+            # the t_hat of the maximising *ordered* pair: (j, k) if r >= 0, else (k, j)
+            where_t[better] = np.where(up0[rows_b, j], t_hat[j, k], -t_hat[j, k])[better]
         return best, where, where_t
 
     stat, where, where_t = _merge(_map_plain(first, big, workers))
@@ -229,35 +234,69 @@ def _exact(valid: np.ndarray, sigma: np.ndarray, lo: int, hi: int) -> np.ndarray
     return exact
 
 
-def _marginal(t: np.ndarray, d: np.ndarray, sigma: np.ndarray, valid: np.ndarray,
-              t_hat: np.ndarray, lo: int, p: int, coverage: float, stepdown: bool,
-              m_lower: np.ndarray, m_upper: np.ndarray) -> None:
-    """Each unit's own family (two-sided) and stepdown, as rankci._reject does."""
-    hi = lo + t.shape[1]
-    tb = np.where(valid, -t, -np.inf)                   # statistic of H_kj at [b, j, k]
-    up, down = valid.copy(), valid.copy()
-    above = np.zeros_like(valid)
-    below = np.zeros_like(valid)
-    while (up | down).any():
-        stat = np.maximum(np.where(up[None], t, -np.inf).max(axis=2),
-                          np.where(down[None], tb, -np.inf).max(axis=2))
+def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
+              valid: np.ndarray, t_hat: np.ndarray, lo: int, p: int, coverage: float,
+              stepdown: bool, m_lower: np.ndarray, m_upper: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's own family (two-sided) and stepdown, as rankci._reject does; returns
+    the first step's per-draw maxima (value, k, direction) of each row.
+
+    Unit j's hypotheses are H_jk (statistic r = (z_k - z_j) / sigma, estimate t_hat) and H_kj
+    (statistic -r, estimate -t_hat); those rejected after each step are exactly the ones whose
+    estimate exceeds the unit's current critical value c_j, so the state is c_j; a draw's
+    maximum is recomputed only when the hypothesis attaining it was just rejected.
+    ``a`` is |r| (0 where nothing is tested; both directions active: the first step)."""
+    rows = r.shape[1]
+    hi = lo + rows
+    arg = a.argmax(axis=2)                                # (B, J)
+    stat = np.take_along_axis(a, arg[:, :, None], axis=2)[:, :, 0]
+    jj = np.arange(rows)
+    up = np.take_along_axis(r, arg[:, :, None], axis=2)[:, :, 0] >= 0  # maximiser's direction
+    first = (stat.copy(), arg.copy(), up.copy())
+    c = np.full(rows, np.inf)
+    while True:
+        has = _active_any(valid, t_hat, c)
         crit = _quantile(stat, coverage)
-        crit[~(up | down).any(axis=1)] = np.inf
-        new_up = up & (t_hat > crit[:, None])
-        new_down = down & (-t_hat > crit[:, None])
-        if not (new_up.any() or new_down.any()):
+        crit[~has] = np.inf
+        new = (valid & (((t_hat > crit[:, None]) & (t_hat <= c[:, None]))
+                        | ((-t_hat > crit[:, None]) & (-t_hat <= c[:, None])))).any(axis=1)
+        if not new.any():
             break
-        above |= new_up
-        below |= new_down
-        up &= ~new_up
-        down &= ~new_down
+        c = np.where(new, crit, c)
         if not stepdown:
             break
+        est = np.where(up, t_hat[jj[None, :], arg], -t_hat[jj[None, :], arg])
+        b_idx, j_idx = np.nonzero(est > c[None, :])        # maximiser rejected: redo
+        if b_idx.size:
+            rr = r[b_idx, j_idx]                          # (redo, p)
+            th, vv, cc = t_hat[j_idx], valid[j_idx], c[j_idx][:, None]
+            v_up = np.where(vv & (th <= cc), rr, -np.inf)
+            v_down = np.where(vv & (-th <= cc), -rr, -np.inf)
+            best_up, best_down = v_up.max(axis=1), v_down.max(axis=1)
+            take_up = best_up >= best_down
+            stat[b_idx, j_idx] = np.where(take_up, best_up, best_down)
+            arg[b_idx, j_idx] = np.where(take_up, v_up.argmax(axis=1), v_down.argmax(axis=1))
+            up[b_idx, j_idx] = take_up
     exact = _exact(valid, sigma, lo, hi)
-    above |= exact & (d > 0)
-    below |= exact & (d < 0)
+    above = (valid & (t_hat > c[:, None])) | (exact & (d > 0))
+    below = (valid & (-t_hat > c[:, None])) | (exact & (d < 0))
     m_lower[lo:hi] = 1 + above.sum(axis=1)
     m_upper[lo:hi] = p - below.sum(axis=1)
+    return first
+
+
+def _active_any(valid: np.ndarray, t_hat: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Per unit: any hypothesis left to test (H_jk with t_hat <= c_j or H_kj with
+    -t_hat <= c_j)."""
+    return (valid & ((t_hat <= c[:, None]) | (-t_hat <= c[:, None]))).any(axis=1)
+
+
+def _ratio(z: np.ndarray, lo: int, hi: int, sigma: np.ndarray) -> np.ndarray:
+    """(draws, hi - lo, p): (z_k - z_j) / sigma_jk, undefined where sigma = 0."""
+    out = np.subtract(z[:, None, :], z[:, lo:hi, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(out, sigma, out=out)
+    return out
 
 
 def _any_between(est: np.ndarray, cov: Covariance, blocks: list[tuple[int, int]],
