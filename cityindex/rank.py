@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cityindex import kernels
 from cityindex.spec import tier_of_rank, tier_of_score
 
 __all__ = ["BinnedRankHistogram", "RankFolder", "RankHistogram", "rank_bins", "rank_desc",
@@ -454,12 +455,14 @@ class RankFolder:
         self.max_bins = max_bins_for(n_units) if max_bins is None else int(max_bins)
         self.exact = n_units <= self.max_bins
         self._within = _WithinRanks(n_units, self.partitions)
+        self._labels = kernels.group_labels(self.partitions, n_units)
+        self._packed = kernels.packed_counters(self._labels)
         self._tile_cache: dict[int, np.ndarray] = {}
         ptiers = list(partition_tiers or [()] * len(self.partitions))
         if self.exact:
             self.overall: RankHistogram = RankHistogram(u)
-            # units x within-group ranks (columns beyond a group's size stay 0)
-            self.partition_counts = [np.zeros((u, u), dtype=np.int64) for _ in self.partitions]
+            # partitions x units x within-group ranks (columns beyond a group's size stay 0)
+            self._pcounts = np.zeros((len(self.partitions), u, u), dtype=np.int64)
             # |reference - rank| at flat index unit * U + rank - 1
             self._shift_table = np.abs(self.reference[:, None]
                                        - np.arange(1, u + 1)[None, :]).ravel()
@@ -470,9 +473,7 @@ class RankFolder:
             self.overall = BinnedRankHistogram(u, rank_bins(u, self.max_bins, tiers),
                                                focus=focus)
             self._group_edges: list[dict[int, np.ndarray]] = []
-            self._lut, self._goff, self._members = [], [], []
-            self.partition_counts = []
-            self._plow, self._phigh, self._ptotal = [], [], []
+            luts_p, goffs = [], []
             for lab, gt in zip(self.partitions, ptiers):
                 edges = {int(g): rank_bins(int((lab == g).sum()), self.max_bins, gt)
                          for g in np.unique(lab[lab >= 0])}
@@ -485,20 +486,36 @@ class RankFolder:
                     at += size
                 luts.append(np.zeros(1, dtype=np.int64))      # units in no group (rank 0)
                 goff[lab < 0] = at + 1
-                nb = max((e.size for e in edges.values()), default=1)
                 self._group_edges.append(edges)
-                self._lut.append(np.concatenate(luts).astype(np.int64))
-                self._goff.append(goff - 1)
-                self._members.append(lab >= 0)
-                self.partition_counts.append(np.zeros((u, nb), dtype=np.int64))
-                self._plow.append(np.full(u, u + 1, dtype=np.int64))
-                self._phigh.append(np.zeros(u, dtype=np.int64))
-                self._ptotal.append(np.zeros(u, dtype=np.int64))
+                luts_p.append(np.concatenate(luts).astype(np.int64))
+                goffs.append(goff - 1)
+            # one array per quantity, partitions stacked (padded to the widest): the bin of
+            # each within-group rank, its offset per unit, membership, counts, min/max/sum
+            n_p = len(self.partitions)
+            self._lut = np.zeros((n_p, max((x.size for x in luts_p), default=1)),
+                                 dtype=np.int64)
+            for p, lut in enumerate(luts_p):
+                self._lut[p, :lut.size] = lut
+            self._goff = np.array(goffs, dtype=np.int64).reshape(n_p, u)
+            self._members = self._labels < np.array(
+                [np.unique(lab[lab >= 0]).size for lab in self.partitions],
+                dtype=np.int64).reshape(n_p, 1)
+            nb = max((e.size for edges in self._group_edges for e in edges.values()),
+                     default=1)
+            self._pcounts = np.zeros((n_p, u, nb), dtype=np.int64)
+            self._plow = np.full((n_p, u), u + 1, dtype=np.int64)
+            self._phigh = np.zeros((n_p, u), dtype=np.int64)
+            self._ptotal = np.zeros((n_p, u), dtype=np.int64)
             self.shift_steps = SHIFT_STEPS
             self.shift_counts = np.zeros(SHIFT_STEPS * u + 1, dtype=np.int64)
             self.shift_total = 0
             self.shift_max = 0
             self._rows = max(1, BINNED_SLICE_ELEMENTS // max(1, u))
+
+    @property
+    def partition_counts(self) -> list[np.ndarray]:
+        """Per partition, units x within-group ranks (or rank bins) counts (views)."""
+        return list(self._pcounts)
 
     def _tiles(self, rows: int) -> np.ndarray:
         """Flat, contiguous positions 0..U-1 for ``rows`` scenarios (broadcasting over a
@@ -512,7 +529,10 @@ class RankFolder:
     def add(self, scores: np.ndarray) -> np.ndarray:
         """Fold a (scenarios x units) block; returns the per-scenario shift sums."""
         s = np.atleast_2d(scores)
-        fold = self._add_exact if self.exact else self._add_binned
+        if kernels.enabled():
+            fold = self._add_compiled
+        else:
+            fold = self._add_exact if self.exact else self._add_binned
         if s.shape[0] <= self._rows:
             return fold(s)
         rows = -(-s.shape[0] // -(-s.shape[0] // self._rows))  # equal slices
@@ -524,6 +544,66 @@ class RankFolder:
             tier = tier_of_score(scores, self.thresholds) - 1
             flat = (np.arange(u, dtype=np.int64) * t + tier).ravel()
             self.tier_counts += np.bincount(flat, minlength=u * t).reshape(u, t)
+
+    def _add_compiled(self, scores: np.ndarray) -> np.ndarray:
+        """:meth:`_add_exact` / :meth:`_add_binned` through the compiled kernels
+        (:mod:`cityindex.kernels`): the same counts. Rows the keys cannot order strictly are
+        sorted exactly (:func:`resolve_near_ties`); strict ones then go through the kernel,
+        rows with exact ties through the tie path."""
+        self._add_tiers(scores)
+        keys, mask, skip = kernels.sorted_keys(scores)
+        shifts = np.empty(keys.shape[0], dtype=np.int64)
+        self._fold_compiled(keys, mask, skip, shifts)
+        rows = np.flatnonzero(skip)
+        if rows.size:
+            s = scores[rows]
+            exact = np.argsort(-s, axis=1, kind="stable")
+            v = np.take_along_axis(s, exact, axis=1)
+            tied = (v[:, 1:] == v[:, :-1]).any(axis=1)
+            if not tied.all():
+                part = np.empty(int((~tied).sum()), dtype=np.int64)
+                self._fold_compiled(np.ascontiguousarray(exact[~tied]), -1,
+                                    np.zeros(part.size, dtype=np.bool_), part)
+                shifts[rows[~tied]] = part
+            if tied.any():
+                shifts[rows[tied]] = self._add_tied(s[tied])
+        if self.exact:
+            scatter_add(self.shift_counts, shifts)
+        else:
+            self._count_binned_shifts(shifts)
+        return shifts
+
+    def _fold_compiled(self, keys: np.ndarray, mask: int, skip: np.ndarray,
+                       shifts: np.ndarray) -> None:
+        if self.exact:
+            kernels.fold_exact(keys, mask, skip, self.overall.counts, self.reference,
+                               self._labels, self._packed, self._pcounts, shifts)
+        else:
+            kernels.fold_binned(keys, mask, skip, self.overall, self.reference, self._labels,
+                                self._members, self._lut, self._goff, self._pcounts,
+                                self._plow, self._phigh, self._ptotal, shifts)
+
+    def _add_tied(self, scores: np.ndarray) -> np.ndarray:
+        """Rows with exact ties ("min" ranks, :func:`rank_desc`), overall and within each
+        group; returns their shift sums (not yet counted)."""
+        u = self.n_units
+        ranks = rank_desc(scores).astype(np.int64)
+        self.overall.add(ranks)
+        for p, lab in enumerate(self.partitions):
+            within = np.zeros_like(ranks)      # units in no group: not counted here
+            for label in np.unique(lab[lab >= 0]):
+                members = np.flatnonzero(lab == label)
+                within[:, members] = rank_desc(scores[:, members])
+                if self.exact:
+                    scatter_add(self._pcounts[p], members * u + within[:, members] - 1)
+            if not self.exact:
+                self._add_partition(p, within)
+        return np.abs(ranks - self.reference).sum(axis=1)
+
+    def _count_binned_shifts(self, shifts: np.ndarray) -> None:
+        scatter_add(self.shift_counts, shifts * SHIFT_STEPS // self.n_units)
+        self.shift_total += int(shifts.sum())
+        self.shift_max = max(self.shift_max, int(shifts.max()))
 
     def _add_exact(self, scores: np.ndarray) -> np.ndarray:
         u = self.n_units
@@ -606,14 +686,12 @@ class RankFolder:
         self.overall.merge(other.overall)
         if self.tier_counts is not None:
             self.tier_counts += other.tier_counts
-        for a, b in zip(self.partition_counts, other.partition_counts):
-            a += b
+        self._pcounts += other._pcounts
         self.shift_counts += other.shift_counts
         if not self.exact:
-            for p in range(len(self.partitions)):
-                np.minimum(self._plow[p], other._plow[p], out=self._plow[p])
-                np.maximum(self._phigh[p], other._phigh[p], out=self._phigh[p])
-                self._ptotal[p] += other._ptotal[p]
+            np.minimum(self._plow, other._plow, out=self._plow)
+            np.maximum(self._phigh, other._phigh, out=self._phigh)
+            self._ptotal += other._ptotal
             self.shift_total += other.shift_total
             self.shift_max = max(self.shift_max, other.shift_max)
 

@@ -58,7 +58,7 @@ from cityindex.errors import CityIndexError, OutputError
 
 RUN_LOG = "run_log.json"
 PACKAGES = ["numpy", "scipy", "pandas", "statsmodels", "SALib", "altair", "vl-convert-python",
-            "threadpoolctl"]
+            "threadpoolctl", "numba"]
 
 FLOAT_FORMAT = "%.10g"
 MANIFEST = "manifest.json"

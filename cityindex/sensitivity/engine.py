@@ -167,13 +167,13 @@ class IndexModel:
         """(scenarios, units) composites for node weights (scenarios, weighted nodes), their
         effective weights (scenarios, indicators) and each scenario's normalisation and
         aggregation (indices into the model's choices)."""
-        out = np.empty((effective.shape[0], self.n_units))
+        out = None  # allocated on the first partial choice: one choice for all needs none
         for k in range(len(self.normalisations)):
             for a, choice in enumerate(self.aggregations):
                 rows = np.flatnonzero((normalisation == k) & (aggregation == a))
                 if rows.size == 0:
                     continue
-                whole = rows.size == out.shape[0]  # one choice for all: no row gather/scatter
+                whole = rows.size == effective.shape[0]  # one choice: no gather/scatter
                 if whole:
                     rows = slice(None)
                 method = self.methods[choice]
@@ -188,7 +188,11 @@ class IndexModel:
                 if whole:
                     out = part
                 else:
+                    if out is None:
+                        out = np.empty((effective.shape[0], self.n_units))
                     out[rows] = part
+        if out is None:  # no scenarios
+            out = np.empty((effective.shape[0], self.n_units))
         if not np.isfinite(out).all():
             bad = np.argwhere(~np.isfinite(out))[0]
             raise ComputationError(
