@@ -200,7 +200,11 @@ def _compiled(name: str) -> Callable:
     """The kernel compiled by numba (imported only here: ``import cityindex`` stays light)."""
     from numba import njit
 
-    return njit(nogil=True, cache=True)(globals()[f"_{name}"])
+    function = globals()[f"_{name}"]
+    try:  # compiled once per machine, then loaded from numba's on-disk cache
+        return njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # no writable cache location (read-only install): compile per run
+        return njit(nogil=True)(function)
 
 
 def sorted_keys(scores: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:

@@ -209,3 +209,19 @@ def test_pisa_2018_math_against_csranks_vignette():
     lower = rank_confidence_sets(est, cov, simultaneous=True, kind="lower", seed=0)
     upper = rank_confidence_sets(est, cov, simultaneous=True, kind="upper", seed=0)
     assert (two["lower"] == lower["lower"]).all() and (two["upper"] == upper["upper"]).all()
+
+
+def test_block_boundaries_do_not_change_the_sets(monkeypatch):
+    """The stepdowns with the pairs in blocks of two rows (and single-row bootstrap blocks)
+    still match the plain reference, every family and kind."""
+    from cityindex.sensitivity import rankci_stream
+
+    est, cov = _case("correlated", 3)
+    z = _draws(cov, 120, seed=3)
+    monkeypatch.setattr(rankci_stream, "BLOCK_ELEMENTS", 120 * est.size)
+    monkeypatch.setattr(rankci_stream, "PAIR_ROWS", 2 * est.size)
+    for simultaneous in (False, True):
+        for kind in KINDS:
+            lower, upper = _bounds(est, cov, z, 0.9, simultaneous, True, kind)
+            ref_lower, ref_upper = reference_bounds(est, cov, z, 0.9, simultaneous, True, kind)
+            assert (list(lower), list(upper)) == (ref_lower, ref_upper), (simultaneous, kind)

@@ -211,8 +211,8 @@ def test_dask_run_is_byte_identical_to_the_local_run(tmp_path, monkeypatch, forc
 
 
 def test_streamed_rank_sets_are_the_in_memory_ones(dataset, monkeypatch):
-    """The pairs streamed in blocks (forced on the 2025 index) give the same sets as the
-    in-memory bootstrap, for every family; tiny blocks exercise the block boundaries."""
+    """The pairs streamed in tiny blocks (forced on the 2025 index) give the same sets as
+    the default path (one block at this size), for every family: the block boundaries."""
     from cityindex.model import NoiseSettings, RankCISettings
     from cityindex.sensitivity import confidence, rankci_stream
     from cityindex.sensitivity.noise import noise_bootstrap

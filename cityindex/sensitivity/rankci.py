@@ -110,16 +110,6 @@ def _draws(cov: np.ndarray, n_boot: int, seed: int = 0,
     return rng.standard_normal((n_boot, cov.shape[0])) @ root.T
 
 
-def _pairwise(est: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Delta_hat[j, k] = est_k - est_j and its standard error sigma[j, k] (exactly 0 for
-    differences known without error)."""
-    d = est[None, :] - est[:, None]
-    diag = np.diag(cov)
-    var = diag[None, :] + diag[:, None] - 2 * cov
-    var[var <= ZERO_VARIANCE * (diag[None, :] + diag[:, None])] = 0.0
-    return d, np.sqrt(var)
-
-
 def _order_index(n_boot: int, coverage: float) -> int:
     """0-based index of the order statistic used as the (coverage) quantile of n_boot values:
     ceil((n_boot - 1) * coverage), numpy's method="higher" (the tolerance keeps float noise
@@ -133,74 +123,26 @@ def _quantile(stats: np.ndarray, coverage: float) -> np.ndarray:
     return np.partition(stats, k, axis=0)[k]
 
 
-def _reject(est: np.ndarray, cov: np.ndarray, z: np.ndarray, coverage: float,
-            simultaneous: bool, stepdown: bool, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean matrices above[j, k] (k certainly above j: H_jk rejected) and below[j, k]
-    (k certainly below j: H_kj rejected, in j's family for marginal sets), given the
-    bootstrap draws z (n_boot, p) of the estimation error."""
-    p = est.size
-    d, sigma = _pairwise(est, cov)
-    off = ~np.eye(p, dtype=bool)
-    valid = off & (sigma > 0)
-    exact = off & (sigma == 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t_hat = np.where(valid, d / sigma, 0.0)
-        # t_star[b, j, k]: bootstrap statistic of H_jk; -inf where there is nothing to test
-        t_star = np.where(valid, (z[:, None, :] - z[:, :, None]) / sigma, -np.inf)
-    if simultaneous:
-        # one family: every ordered pair, both directions, whatever the kind
-        active = valid.copy()
-        rejected = np.zeros((p, p), dtype=bool)
-        while active.any():
-            stat = np.where(active, t_star, -np.inf).reshape(z.shape[0], -1).max(axis=1)
-            new = active & (t_hat > _quantile(stat, coverage))
-            if not new.any():
-                break
-            rejected |= new
-            active &= ~new
-            if not stepdown:
-                break
-        above, below = rejected, rejected.T
-    else:
-        # unit j's family: up[j, k] holds H_jk ("k is not above j"), down[j, k] holds H_kj
-        # ("k is not below j"); every unit runs its own stepdown, all at once
-        up = valid & (kind in ("two-sided", "lower"))
-        down = valid & (kind in ("two-sided", "upper"))
-        t_down_star = t_star.transpose(0, 2, 1)            # statistic of H_kj at [b, j, k]
-        above = np.zeros((p, p), dtype=bool)
-        below = np.zeros((p, p), dtype=bool)
-        while (up | down).any():
-            stat = np.maximum(np.where(up, t_star, -np.inf).max(axis=2),
-                              np.where(down, t_down_star, -np.inf).max(axis=2))  # (B, p)
-            crit = _quantile(stat, coverage)
-            crit[~(up | down).any(axis=1)] = np.inf        # nothing left to test for j
-            new_up = up & (t_hat > crit[:, None])
-            new_down = down & (t_hat.T > crit[:, None])
-            if not (new_up.any() or new_down.any()):
-                break
-            above |= new_up
-            below |= new_down
-            up &= ~new_up
-            down &= ~new_down
-            if not stepdown:
-                break
-    above = above | (exact & (d > 0))
-    below = below | (exact & (d < 0))
-    return above, below
-
-
 def _bounds(est: np.ndarray, cov: np.ndarray, z: np.ndarray, coverage: float,
             simultaneous: bool, stepdown: bool, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """Integer lower and upper rank bounds given the bootstrap draws z (n_boot, p)."""
+    """Integer lower and upper rank bounds given the bootstrap draws z (n_boot, p): the
+    stepdowns of :mod:`cityindex.sensitivity.rankci_stream` (one implementation; the pairs
+    in blocks, identical to holding every statistic at once)."""
+    from cityindex.sensitivity.rankci_stream import Covariance, streamed_sets
+
     p = est.size
-    above, below = _reject(est, cov, z, coverage, simultaneous, stepdown, kind)
-    lower = 1 + above.sum(axis=1)
-    upper = p - below.sum(axis=1)
-    if kind == "lower":
-        upper = np.full(p, p)
-    elif kind == "upper":
-        lower = np.ones(p, dtype=int)
-    return lower.astype(int), upper.astype(int)
+    if simultaneous:
+        sets = streamed_sets(est, Covariance.full(cov), z, coverage, stepdown, workers=1)
+        lower, upper = sets.simultaneous(kind)
+    else:
+        sets = streamed_sets(est, Covariance.full(cov), z, coverage, stepdown, workers=1,
+                             kind=kind)
+        lower, upper = sets.marginal_lower, sets.marginal_upper
+        if kind == "lower":
+            upper = np.full(p, p)
+        elif kind == "upper":
+            lower = np.ones(p, dtype=int)
+    return np.asarray(lower).astype(int), np.asarray(upper).astype(int)
 
 
 def rank_confidence_sets(estimates, cov, coverage: float = 0.95, simultaneous: bool = True,

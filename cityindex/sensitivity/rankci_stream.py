@@ -1,11 +1,12 @@
-"""Confidence sets for ranks with the pairs streamed in blocks: bounded memory for large p.
+"""The stepdowns behind the confidence sets for ranks, with the pairs streamed in blocks.
 
-:mod:`cityindex.sensitivity.rankci` holds every pairwise bootstrap statistic at once,
-n_boot x p x p values (8 GB at p = 1,000 and n_boot = 1,000). Here the same statistics are
+The method, its families and quantile rule are described in
+:mod:`cityindex.sensitivity.rankci`, whose ``rank_confidence_sets`` calls this module: the one
+implementation of the stepdowns. Holding every pairwise bootstrap statistic at once would
+take n_boot x p x p values (8 GB at p = 1,000 and n_boot = 1,000); here the statistics are
 computed for a block of units j at a time (all k), so memory is O(n_boot x block x p) plus
-O(n_boot x p) for the draws, and the results are *identical* to the in-memory ones given the
-same covariance and draws (the statistics are the same floating-point operations; maxima and
-order statistics are exact):
+O(n_boot x p) for the draws, and the sets are those of the plain definition (maxima and order
+statistics are exact; tests/rankci_reference.py checks them against a plain loop):
 
 - marginal sets: unit j's family involves only row j of the pairs, so each block runs its
   units' stepdowns to the end while its statistics are in memory (one pass);
@@ -14,8 +15,8 @@ order statistics are exact):
   one number. Each draw's maximum is kept with the pair that attains it; after a step, only
   the draws whose maximising pair was just rejected are recomputed (a pass over the blocks for
   those draws only): the maximum over a smaller family is unchanged when its maximiser is
-  still in it. The simultaneous sets serve every kind (two-sided, lower, upper), as in the
-  in-memory code, whose simultaneous family ignores the kind.
+  still in it. The simultaneous sets serve every kind (two-sided, lower, upper): the
+  simultaneous family ignores the kind.
 
 Time is O(n_boot x p^2) for the first pass (both families share it), plus
 O(recomputed draws x p^2) per further stepdown step.
@@ -81,13 +82,13 @@ class Covariance:
 
 @dataclass
 class StreamedSets:
-    """Integer rank bounds: marginal two-sided, and the simultaneous counts from which every
-    kind follows (lower = 1 + above, upper = p - below)."""
+    """Integer rank bounds: marginal (of the kind asked for), and the simultaneous counts
+    from which every kind follows (lower = 1 + above, upper = p - below)."""
 
     marginal_lower: np.ndarray
     marginal_upper: np.ndarray
-    above: np.ndarray            # per unit: units certainly above it (simultaneous)
-    below: np.ndarray            # per unit: units certainly below it (simultaneous)
+    above: np.ndarray | None     # per unit: units certainly above it (simultaneous)
+    below: np.ndarray | None     # per unit: units certainly below it (simultaneous)
     steps: int                   # simultaneous stepdown steps taken
 
     def simultaneous(self, kind: str = "two-sided") -> tuple[np.ndarray, np.ndarray]:
@@ -137,11 +138,19 @@ def _blocks(p: int, rows: int) -> list[tuple[int, int]]:
 
 def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverage: float,
                   stepdown: bool = True, workers: int = 2,
-                  block_elements: int = BLOCK_ELEMENTS) -> StreamedSets:
-    """Marginal (two-sided) and simultaneous confidence sets for the ranks of ``estimates``
-    given bootstrap draws ``z`` (n_boot, p): the same sets as
-    :func:`cityindex.sensitivity.rankci.rank_confidence_sets` on those draws."""
+                  block_elements: int = BLOCK_ELEMENTS, kind: str = "two-sided"
+                  ) -> StreamedSets:
+    """Marginal and simultaneous confidence sets for the ranks of ``estimates`` given
+    bootstrap draws ``z`` (n_boot, p): the sets of
+    :func:`cityindex.sensitivity.rankci.rank_confidence_sets` (which calls this).
+
+    ``kind`` is the marginal families' kind ("two-sided": both directions of every pair
+    involving the unit; "lower": who is above it; "upper": who is below it). The
+    simultaneous family (every ordered pair, whatever the kind) shares the first pass of the
+    two-sided marginal families; for a one-sided marginal kind it is not computed
+    (``above``/``below`` are None)."""
     est = np.asarray(estimates, dtype=float)
+    both = kind == "two-sided"
     p, n_boot = est.size, z.shape[0]
     sub = max(1, block_elements // max(1, n_boot * p))     # rows of j per bootstrap block
     big = _blocks(p, max(sub, PAIR_ROWS // max(1, p)))      # rows per covariance block
@@ -161,9 +170,14 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
             # (B, J, p): (z_k - z_j) / sigma_jk where tested, 0 elsewhere (sigma read as
             # infinite: |r| = 0 never exceeds a tested pair's |r|, and never rejects)
             r = _ratio(z, lo0 + lo, lo0 + hi, np.where(valid, sigma, np.inf))
-            a = np.abs(r)                         # both directions: max(t_jk, t_kj) = |r|
+            if both:
+                a = np.abs(r)                     # both directions: max(t_jk, t_kj) = |r|
+            else:                                 # one direction: r (H_jk) or -r (H_kj)
+                a = np.where(valid, r if kind == "lower" else -r, -np.inf)
             stat0, arg0, up0 = _marginal(r, a, d, sigma, valid, t_hat, lo0 + lo, p,
-                                         coverage, stepdown, m_lower, m_upper)
+                                         coverage, stepdown, m_lower, m_upper, kind)
+            if not both:
+                continue
             # the simultaneous family's first maximum over these rows, from the same maxima
             j = stat0.argmax(axis=1)
             rows_b = np.arange(n_boot)
@@ -175,7 +189,10 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
             where_t[better] = np.where(up0[rows_b, j], t_hat[j, k], -t_hat[j, k])[better]
         return best, where, where_t
 
-    stat, where, where_t = _merge(_map_plain(first, big, workers))
+    firsts = _map_plain(first, big, workers)
+    if not both:
+        return StreamedSets(m_lower, m_upper, None, None, 0)
+    stat, where, where_t = _merge(firsts)
     # simultaneous stepdown: threshold c on t_hat; draws whose maximiser is rejected redone
     c = np.inf
     steps = 0
@@ -236,30 +253,39 @@ def _exact(valid: np.ndarray, sigma: np.ndarray, lo: int, hi: int) -> np.ndarray
 
 def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
               valid: np.ndarray, t_hat: np.ndarray, lo: int, p: int, coverage: float,
-              stepdown: bool, m_lower: np.ndarray, m_upper: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each unit's own family (two-sided) and stepdown, as rankci._reject does; returns
-    the first step's per-draw maxima (value, k, direction) of each row.
+              stepdown: bool, m_lower: np.ndarray, m_upper: np.ndarray,
+              kind: str = "two-sided") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each unit's own family and stepdown (MRSW 2024; the family of ``kind``, see
+    :mod:`cityindex.sensitivity.rankci`); returns the first step's per-draw maxima (value,
+    k, direction) of each row.
 
     Unit j's hypotheses are H_jk (statistic r = (z_k - z_j) / sigma, estimate t_hat) and H_kj
     (statistic -r, estimate -t_hat); those rejected after each step are exactly the ones whose
     estimate exceeds the unit's current critical value c_j, so the state is c_j; a draw's
     maximum is recomputed only when the hypothesis attaining it was just rejected.
-    ``a`` is |r| (0 where nothing is tested; both directions active: the first step)."""
+    ``a`` is the first step's statistic: |r| for two-sided families (0 where nothing is
+    tested), r ("lower": H_jk only) or -r ("upper": H_kj only), -inf where nothing is tested.
+    """
+    use_up = kind in ("two-sided", "lower")      # H_jk: is k above j?
+    use_down = kind in ("two-sided", "upper")    # H_kj: is k below j?
     rows = r.shape[1]
     hi = lo + rows
     arg = a.argmax(axis=2)                                # (B, J)
     stat = np.take_along_axis(a, arg[:, :, None], axis=2)[:, :, 0]
     jj = np.arange(rows)
-    up = np.take_along_axis(r, arg[:, :, None], axis=2)[:, :, 0] >= 0  # maximiser's direction
+    if use_up and use_down:    # the maximiser's direction
+        up = np.take_along_axis(r, arg[:, :, None], axis=2)[:, :, 0] >= 0
+    else:
+        up = np.full(arg.shape, use_up)
     first = (stat.copy(), arg.copy(), up.copy())
     c = np.full(rows, np.inf)
     while True:
-        has = _active_any(valid, t_hat, c)
+        has = _active_any(valid, t_hat, c, use_up, use_down)
         crit = _quantile(stat, coverage)
         crit[~has] = np.inf
-        new = (valid & (((t_hat > crit[:, None]) & (t_hat <= c[:, None]))
-                        | ((-t_hat > crit[:, None]) & (-t_hat <= c[:, None])))).any(axis=1)
+        new = (valid & ((use_up & (t_hat > crit[:, None]) & (t_hat <= c[:, None]))
+                        | (use_down & (-t_hat > crit[:, None]) & (-t_hat <= c[:, None])))
+               ).any(axis=1)
         if not new.any():
             break
         c = np.where(new, crit, c)
@@ -270,25 +296,27 @@ def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
         if b_idx.size:
             rr = r[b_idx, j_idx]                          # (redo, p)
             th, vv, cc = t_hat[j_idx], valid[j_idx], c[j_idx][:, None]
-            v_up = np.where(vv & (th <= cc), rr, -np.inf)
-            v_down = np.where(vv & (-th <= cc), -rr, -np.inf)
+            v_up = np.where(vv & (th <= cc) & use_up, rr, -np.inf)
+            v_down = np.where(vv & (-th <= cc) & use_down, -rr, -np.inf)
             best_up, best_down = v_up.max(axis=1), v_down.max(axis=1)
             take_up = best_up >= best_down
             stat[b_idx, j_idx] = np.where(take_up, best_up, best_down)
             arg[b_idx, j_idx] = np.where(take_up, v_up.argmax(axis=1), v_down.argmax(axis=1))
             up[b_idx, j_idx] = take_up
     exact = _exact(valid, sigma, lo, hi)
-    above = (valid & (t_hat > c[:, None])) | (exact & (d > 0))
-    below = (valid & (-t_hat > c[:, None])) | (exact & (d < 0))
+    above = (use_up & valid & (t_hat > c[:, None])) | (exact & (d > 0))
+    below = (use_down & valid & (-t_hat > c[:, None])) | (exact & (d < 0))
     m_lower[lo:hi] = 1 + above.sum(axis=1)
     m_upper[lo:hi] = p - below.sum(axis=1)
     return first
 
 
-def _active_any(valid: np.ndarray, t_hat: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Per unit: any hypothesis left to test (H_jk with t_hat <= c_j or H_kj with
-    -t_hat <= c_j)."""
-    return (valid & ((t_hat <= c[:, None]) | (-t_hat <= c[:, None]))).any(axis=1)
+def _active_any(valid: np.ndarray, t_hat: np.ndarray, c: np.ndarray, use_up: bool = True,
+                use_down: bool = True) -> np.ndarray:
+    """Per unit: any hypothesis of its family left to test (H_jk with t_hat <= c_j or H_kj
+    with -t_hat <= c_j)."""
+    return (valid & ((use_up & (t_hat <= c[:, None]))
+                     | (use_down & (-t_hat <= c[:, None])))).any(axis=1)
 
 
 def _ratio(z: np.ndarray, lo: int, hi: int, sigma: np.ndarray) -> np.ndarray:
