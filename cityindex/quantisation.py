@@ -8,17 +8,18 @@ Method: candidate steps are observed values divided by 1..``max_divisor`` plus s
 of the printing resolution. With more than ``MAX_BASES`` distinct values, the bases are the 16
 smallest and an even spread of the rest (a grid covering most values has on-grid values among
 them), so the cost is O(U) per candidate and the candidates are bounded: O(U) in all, never
-O(U^2) (counts are taken over blocks of candidates). A value is on the grid when it lies within
-its own rounding half-unit of a multiple of the step. For each candidate the number of on-grid
-values is compared with what chance gives by an exact one-sided binomial test
-(scipy.stats.binomtest). The chance probability is exact, not approximate: the share of all
-printable numbers (the lattice of multiples of the printing resolution over the observed range)
-that would count as on the grid. The test level is 0.05 Bonferroni-corrected for the number of
-candidates. Among significant candidates covering at least ``min_coverage`` of the values the
-largest step wins (every divisor of a true step is also a grid). The step is then refined by
-interval arithmetic: each on-grid value v = m * step known to +-h confines step to [(v-h)/m,
-(v+h)/m]; the midpoint of the intersection is reported (least squares on rounded values is
-biased and can push values off).
+O(U^2); candidates are dropped as soon as their misses rule out ``min_coverage``
+(:func:`_coverage_counts`), so most are tested on the first few thousand values only. A value
+is on the grid when it lies within its own rounding half-unit of a multiple of the step. For
+each candidate the number of on-grid values is compared with what chance gives by an exact
+one-sided binomial test (scipy.stats.binomtest). The chance probability is exact, not
+approximate: the share of all printable numbers (the lattice of multiples of the printing
+resolution over the observed range) that would count as on the grid. The test level is 0.05
+Bonferroni-corrected for the number of candidates. Among significant candidates covering at
+least ``min_coverage`` of the values the largest step wins (every divisor of a true step is
+also a grid). The step is then refined by interval arithmetic: each on-grid value v = m * step
+known to +-h confines step to [(v-h)/m, (v+h)/m]; the midpoint of the intersection is reported
+(least squares on rounded values is biased and can push values off).
 """
 
 from __future__ import annotations
@@ -69,9 +70,7 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
     def on_grid(c: np.ndarray) -> np.ndarray:
         return np.abs(v[None, :] - c[:, None] * np.round(v[None, :] / c[:, None])) <= tol
 
-    step_c = max(1, BLOCK_ELEMENTS // max(v.size, 1))
-    counts = np.concatenate([on_grid(cands[i: i + step_c]).sum(axis=1)
-                             for i in range(0, cands.size, step_c)])
+    counts = _coverage_counts(v, tol[0], cands, min_coverage)
     coverage = counts / v.size
     order = np.argsort(-cands)
     level = alpha / cands.size
@@ -90,6 +89,31 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
             mask = np.abs(v - step * np.round(v / step)) <= h + 1e-9
             return Grid(step, float(mask.mean()), mask, float(p), int(cands.size))
     return None
+
+
+def _coverage_counts(v: np.ndarray, tol: np.ndarray, cands: np.ndarray,
+                     min_coverage: float) -> np.ndarray:
+    """Per candidate step, the number of values on its grid; exact for every candidate that
+    reaches ``min_coverage``, else some number below it. The values are taken in chunks and a
+    candidate is dropped once its misses exceed what ``min_coverage`` allows (misses only
+    grow): most candidates go after the first chunk, so the cost is about
+    candidates x chunk + survivors x values instead of candidates x values."""
+    n = v.size
+    allowed = n - int(np.ceil(min_coverage * n - 1e-9))   # misses a covering grid may have
+    misses = np.zeros(cands.size, dtype=np.int64)
+    alive = np.arange(cands.size)
+    chunk = max(256, BLOCK_ELEMENTS // max(cands.size, 1))
+    for lo in range(0, n, chunk):
+        if alive.size == 0:
+            break
+        part, t = v[lo: lo + chunk], tol[lo: lo + chunk]
+        for a in range(0, alive.size, max(1, BLOCK_ELEMENTS // part.size)):
+            idx = alive[a: a + max(1, BLOCK_ELEMENTS // part.size)]
+            c = cands[idx][:, None]
+            off = np.abs(part[None, :] - c * np.round(part[None, :] / c)) > t[None, :]
+            misses[idx] += off.sum(axis=1)
+        alive = alive[misses[alive] <= allowed]
+    return n - misses
 
 
 def _refine(v: np.ndarray, h: np.ndarray, step: float) -> float:

@@ -316,3 +316,27 @@ def test_bounded_extremes_contain_the_exact_ones(dataset):
     assert (got.loc[done, "worst"] == exact.loc[done, "worst"]).all()
     scope = got.attrs["scope"]
     assert 0 < scope["units_with_milp"] < len(got) and scope["undecided_beyond_cap"] == 0
+
+
+def test_grid_candidates_dropped_early_keep_exact_counts():
+    """quantisation._coverage_counts (candidates dropped once their misses rule out the
+    coverage) against the full candidates x values count: exact for every candidate that
+    reaches the coverage, below it for the others."""
+    from cityindex import quantisation
+
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        n = int(rng.integers(50, 1500))
+        v = np.round(rng.integers(0, 300, n) * rng.choice([0.5, 1 / 3, 2.5, 0.1]), 2)
+        noise = rng.random(n) < rng.uniform(0, 0.15)
+        v[noise] = np.round(rng.uniform(0, 100, noise.sum()), 2)
+        tol = np.full(n, 0.005 + 1e-9)
+        positive = np.unique(v[v > 0])[:128]
+        cands = np.unique(np.round((positive[:, None] / np.arange(1, 201)).ravel(), 9))
+        full = (np.abs(v - cands[:, None] * np.round(v / cands[:, None])) <= tol).sum(axis=1)
+        for coverage in (0.9, 0.5):
+            got = quantisation._coverage_counts(v, tol, cands, coverage)
+            reach = full >= np.ceil(coverage * n - 1e-9)
+            assert reach.any()
+            np.testing.assert_array_equal(got[reach], full[reach])
+            assert (got[~reach] < np.ceil(coverage * n - 1e-9)).all()
