@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -30,13 +31,46 @@ __all__ = ["enabled", "fold_binned", "fold_exact", "group_labels", "packed_count
 def enabled() -> bool:
     """True when the compiled kernels are used (numba importable and not switched off by
     ``CITYINDEX_KERNELS=numpy``)."""
-    return (os.environ.get("CITYINDEX_KERNELS", "numba") != "numpy"
-            and _numba_installed())
+    return os.environ.get("CITYINDEX_KERNELS", "numba") != "numpy" and _usable()
 
 
 @functools.cache
-def _numba_installed() -> bool:
-    return importlib.util.find_spec("numba") is not None
+def _usable() -> bool:
+    """numba is installed and the kernels compile and run here (compiled once, on a tiny
+    case with the dtypes of the real calls); if not, say so once and use numpy."""
+    if importlib.util.find_spec("numba") is None:
+        return False
+    try:
+        _warm_up()
+    except Exception as error:  # any compiler failure: fall back, loudly
+        warnings.warn(f"cityindex: compiled kernels unavailable ({type(error).__name__}: "
+                      f"{error}); using the numpy path (same results, slower)", stacklevel=2)
+        return False
+    return True
+
+
+def _warm_up() -> None:
+    i64 = np.int64
+    keys, mask, skip = sorted_keys(np.array([[2.0, 1.0, 3.0]]))
+    labels = np.array([[0, 1, 0]], dtype=i64)
+    packed = packed_counters(labels)
+    ref = np.array([1, 2, 3], dtype=i64)
+    shifts = np.zeros(1, dtype=i64)
+    fold_exact(keys, mask, skip, np.zeros((3, 3), dtype=i64), ref, labels, packed,
+               np.zeros((1, 3, 3), dtype=i64), shifts)
+
+    class Hist:
+        lookup = np.array([0, 0, 1], dtype=i64)
+        counts = np.zeros((3, 2), dtype=i64)
+        low, high, total = (np.zeros(3, dtype=i64) for _ in range(3))
+        focus = ref
+        near = np.zeros((3, 5), dtype=i64)
+
+    fold_binned(keys, mask, skip, Hist, ref, labels, labels < 2, np.zeros((1, 4), dtype=i64),
+                np.zeros((1, 3), dtype=i64), np.zeros((1, 3, 2), dtype=i64),
+                *(np.zeros((1, 3), dtype=i64) for _ in range(3)), shifts)
+    if Hist.counts.sum() != 3 or shifts[0] != 4:  # ranks 2, 3, 1 against 1, 2, 3
+        raise RuntimeError("the kernels' self-test counted wrongly")
 
 
 def packed_counters(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

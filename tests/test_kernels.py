@@ -13,6 +13,19 @@ from cityindex.rank import RankFolder
 pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="numba not installed")
 
 
+def test_a_kernel_that_fails_to_compile_falls_back_to_numpy_loudly(monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("LLVM says no")
+
+    monkeypatch.setattr(kernels, "_warm_up", broken)
+    kernels._usable.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="LLVM says no.*numpy path"):
+            assert not kernels.enabled()
+    finally:
+        kernels._usable.cache_clear()
+
+
 def _state(folder: RankFolder) -> dict[str, np.ndarray]:
     out = {"overall": folder.overall.counts, "partitions": folder._pcounts,
            "shifts": folder.shift_counts}
