@@ -140,6 +140,12 @@ def _tier_edges(tiers: tuple[int, ...]) -> alt.Chart:
     return alt.Chart(edges).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
 
 
+def _edges_at(edges: list[int]) -> alt.Chart:
+    """Dashed rules after the given ranks (tier boundaries inside a zoomed axis)."""
+    frame = pd.DataFrame({"edge": [e + 0.5 for e in edges]})
+    return alt.Chart(frame).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
+
+
 def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tuple[int, ...],
                      ranges: pd.DataFrame | None = None,
                      group_columns: dict[str, str] | None = None, *,
@@ -151,10 +157,11 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     ``info`` (one row per city with its verdict, see the page) defaults to the cities of
     ``ranks`` with no verdict.
 
-    A selection of a large index's units: ``n_units`` (the whole index's size) sets the rank
-    axis and its ticks (its tier boundaries and about ten round ranks), ``subtitle`` replaces
-    the default one (it should say which units are drawn and why) and ``unit_noun`` names
-    the unit in the tooltips."""
+    A selection of a large index's units: given ``n_units`` (the whole index's size), the
+    rank axis spans the ranks the rows reach under any lens (its title says which of the
+    ``n_units``), with the tier boundaries inside it and round ranks as ticks; ``subtitle``
+    replaces the default one (it should say which units are drawn and why) and
+    ``unit_noun`` names the unit in the tooltips."""
     if info is None:
         info = default_info(ranks)
     present = list(dict.fromkeys(ranks["lens"]))
@@ -172,14 +179,27 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     verdict_p, verdict_expr = _verdict_filter()
     group_params, group_expr = _group_filters(info, group_columns or {})
     n = len(info) if n_units is None else n_units
-    x_scale = alt.Scale(domain=[0, n + 1], nice=False)
     edges = np.cumsum(tiers)[:-1].tolist()
+    x_title = "rank (1 = best)"
     if n_units is None:
+        domain = [0, n + 1]
         ticks = [1, *edges, *range(10, n + 1, 10)]
-    else:  # round ranks, none so close to a tier boundary that their labels would collide
-        step = nice_step(n / 10)
-        ticks = [1, *edges, *(t for t in range(step, n + 1, step)
-                              if all(abs(t - e) > 0.04 * n for e in edges))]
+    else:  # a selection: the ranks its rows reach (every lens), round ticks that do not
+        # collide with the tier boundaries' labels
+        span = df[["p05", "p95", "range_lo", "range_hi", "published_rank"]].to_numpy(float)
+        lo, hi = float(np.nanmin(span)), float(np.nanmax(span))
+        pad = max(2.0, 0.03 * (hi - lo))
+        domain = [max(0, int(np.floor(lo - pad))), min(n + 1, int(np.ceil(hi + pad)))]
+        width = domain[1] - domain[0]
+        edges = [e for e in edges if domain[0] < e < domain[1]]
+        step = nice_step(width / 8)
+        first = max(step, -(-domain[0] // step) * step)
+        ticks = [*([1] if domain[0] <= 1 else []), *edges,
+                 *(t for t in range(first, domain[1] + 1, step)
+                   if all(abs(t - e) > 0.05 * width for e in edges))]
+        if domain != [0, n + 1]:
+            x_title = f"rank (1 = best; axis: ranks {domain[0]:,}–{domain[1]:,} of {n:,})"
+    x_scale = alt.Scale(domain=domain, nice=False)
     tooltip = city_tooltips([
         alt.Tooltip("lens:N", title="lens"),
         alt.Tooltip("median:Q", title="median rank"),
@@ -196,7 +216,7 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
                                         f"{group_expr}").encode(
         y=alt.Y("row:N", sort=order, title=None,
                 axis=alt.Axis(labelFontSize=10, labelLimit=170)))
-    x = alt.X("p25:Q", scale=x_scale, title="rank (1 = best)",
+    x = alt.X("p25:Q", scale=x_scale, title=x_title,
               axis=alt.Axis(orient="top", values=ticks))
     layers = [
         base.mark_rule(color=RANGE_GREY, strokeWidth=8).encode(
@@ -208,7 +228,7 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
         base.mark_tick(color="black", thickness=2, size=10).encode(x="median:Q",
                                                                    tooltip=tooltip),
         base.mark_point(**PUBLISHED_MARK).encode(x="published_rank:Q", tooltip=tooltip),
-        _tier_edges(tiers),
+        _tier_edges(tiers) if n_units is None else _edges_at(edges),
     ]
     return alt.layer(*layers, data=data).add_params(lens, verdict_p, *group_params).properties(
         width=PLOT_WIDTH, height=alt.Step(ROW),

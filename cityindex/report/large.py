@@ -183,11 +183,11 @@ def fragile_subtitle(ds, chosen: pd.DataFrame, threshold: float) -> list[str]:
     ws = int((chosen["verdict"] == "weight-sensitive").sum())
     return [
         f"Shown: the {k} of {n:,} {spec.units} least likely to keep their published tier "
-        "under the weights lens: lowest",
-        "P(published tier) first, then the widest 90% interval relative to the size of the "
-        "tier. Of these, ",
-        f"{below} leave their tier in some scenario and {ws} are weight-sensitive "
-        f"(P < {threshold:g}, tier not guaranteed). All {spec.units}: the verdict table.",
+        "under the weights lens (lowest P(published tier)",
+        "first, then the widest 90% interval relative to the size of the tier). Of these, "
+        f"{below} leave their tier in some scenario",
+        f"and {ws} are weight-sensitive (P < {threshold:g}, tier not guaranteed). All "
+        f"{spec.units}: the verdict table.",
         "Grey band: best–worst rank over the admissible weights (weights lens) or the 95% "
         "simultaneous confidence set",
         "(noise lens); bar: 50% and line: 90% interval; black tick: median; white diamond: "
