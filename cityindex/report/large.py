@@ -149,7 +149,8 @@ def paged_verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> 
     return (
         "<div class='controls'><button type='button' data-filter-verdict='all' "
         f"class='filter'>all ({len(verdicts):,})</button>{buttons}"
-        f"<label>find <input id='verdict-search' type='search' placeholder='{one}, reason…'>"
+        f"<label>find <input id='verdict-search' type='search' "
+        f"placeholder='{html.escape(one)}, reason…'>"
         "</label> <span id='verdict-count'></span></div>"
         f"<ol class='verdict-legend'>{legend}</ol>{pager}"
         "<div class='table-wrap scroll'><table id='verdict-table' class='sortable'>"

@@ -185,9 +185,10 @@ PAGED_TABLE_SCRIPT = """
       frag.appendChild(tr);
     }
     body.replaceChildren(frag);
-    count.textContent = shown.length + ' of ' + rows.length + ' shown';
-    where.textContent = shown.length ? 'rows ' + (first + 1) + '–' + last + ', page '
-      + (page + 1) + ' of ' + pages : 'no row matches';
+    const fmt = (x) => x.toLocaleString('en-US');
+    count.textContent = fmt(shown.length) + ' of ' + fmt(rows.length) + ' shown';
+    where.textContent = shown.length ? 'rows ' + fmt(first + 1) + '–' + fmt(last) + ', page '
+      + fmt(page + 1) + ' of ' + fmt(pages) : 'no row matches';
     for (const b of pagers) {
       const back = b.dataset.page === 'first' || b.dataset.page === 'previous';
       b.disabled = back ? page === 0 : page >= pages - 1;
