@@ -48,7 +48,6 @@ RUNS = {
     20_000: ("samples = 5000", ["leave_one_out", "noise", "resample"]),
     100_000: ("samples = 2000", ["leave_one_out"]),
 }
-STATIC_UNITS = 1000      # above: --no-static (a PNG of one row per unit exceeds the canvas)
 PAGE_UNITS = 5000        # above: the analyses and tables only, no page (Study.run, tables())
 SECTIONS = {
     "leave_one_out": "[leave_one_out]\nenabled = true\n",
@@ -199,9 +198,10 @@ def main(argv: list[str] | None = None) -> None:
                     row["run"] = child(CHILD_LIB, rf, ",".join(RUNS[u][1]))
                     page = "no page, noise without rank sets"
                 else:
-                    flags = ["--no-static"] if u > STATIC_UNITS else []
-                    row["run"] = child(CHILD_CLI, "run", rf, "--out", out, "--quiet", *flags)
-                    page = "page" + (" without PNG/SVG" if flags else " and PNG/SVG")
+                    # above 300 units the page is the large index's (summaries, the most
+                    # fragile units, a paged table) and the PNG/SVG the fragile units' chart
+                    row["run"] = child(CHILD_CLI, "run", rf, "--out", out, "--quiet")
+                    page = "page and PNG/SVG"
                 row["run"]["page"] = page
                 row["run"]["analyses"] = RUNS[u][1]
                 row["run"]["samples"] = RUNS[u][0]

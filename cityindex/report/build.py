@@ -7,7 +7,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from cityindex.report import charts
+from cityindex.report import charts, large
 from cityindex.report.labels import (
     LENS_SHORT,
     VERDICT_TEXT,
@@ -17,7 +17,7 @@ from cityindex.report.labels import (
     node_label,
     scenario_label,
 )
-from cityindex.report.page import _table, build_page, export_static
+from cityindex.report.page import PAGED_TABLE_SCRIPT, _table, build_page, export_static
 from cityindex.sensitivity.engine import rank_tier_sizes
 from cityindex.sensitivity.lens import LENSES
 
@@ -37,6 +37,9 @@ CITATIONS = [
     "Studies 91(1); Hall & Miller (2009). Annals of Statistics 37(6).",
     "Efron (1979). Bootstrap methods: another look at the jackknife. Annals of Statistics 7.",
 ]
+# Above this many units the page shows summaries, the most fragile units and a paged verdict
+# table instead of one row per unit (cityindex.report.large); the CSVs keep every unit.
+LARGE_PAGE_UNITS = 300
 VERDICT_LENS_NOTE = {"weight-sensitive": "lens: weights", "noise-limited": "lens: noise",
                      "construction-sensitive": "lens: construction",
                      "robust": "no lens flags it"}
@@ -208,7 +211,10 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
 def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: bool = True
                  ) -> dict[str, bytes]:
     """index.html plus (when ``static``) rank_uncertainty.png/.svg, as bytes keyed by file
-    name."""
+    name. Above ``LARGE_PAGE_UNITS`` units, the large index's page
+    (:func:`build_large_report`)."""
+    if ds.n_units > LARGE_PAGE_UNITS:
+        return build_large_report(ds, summary, tables, static)
     spec = ds.spec
     noun = summary["dataset"].get("unit_noun", "units")
     ranks = tables["ranks"]
@@ -217,7 +223,6 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     info, group_columns = city_info(ds, ranks, verdicts)
     ranges = lens_ranges(tables)
     uncertainty = charts.rank_uncertainty(ranks, info, tiers, ranges, group_columns)
-    weights = summary["lenses"]["weights"]
     one = spec.unit
     sections = [
         {"id": "verdicts", "title": f"Verdict for every {one}",
@@ -254,6 +259,100 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
                          if first else ""),
                 "chart": charts.group_intervals(tables["groups"], info, ds, kind)})
             first = False
+    sections += _tail_sections(ds, summary, tables, info)
+    for sec in sections:
+        if sec.get("chart") is not None:
+            sec["chart"] = charts.configure(sec["chart"])
+    title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
+    intro = _tiles(summary, noun) + _headlines(summary)
+    out = {"index.html": build_page(title, intro, sections).encode("utf-8")}
+    if static:
+        out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
+    return out
+
+
+def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: bool = True
+                       ) -> dict[str, bytes]:
+    """The page of a large index (see :mod:`cityindex.report.large`): summary distributions,
+    the most fragile units' intervals and a paged verdict table instead of one row per unit;
+    the PNG/SVG export is the fragile units' chart."""
+    spec = ds.spec
+    noun = summary["dataset"].get("unit_noun", "units")
+    one = spec.unit
+    ranks = tables["ranks"]
+    tiers = rank_tier_sizes(ds)
+    verdicts = tables["verdicts"]
+    threshold = summary["run"]["flags"]["tier_probability"]
+    info, _ = city_info(ds, ranks, verdicts)
+    chosen = large.fragile_selection(verdicts)
+    keep = set(chosen["unit"])
+    ranges = lens_ranges(tables)
+    fragile = charts.rank_uncertainty(
+        ranks[ranks["unit"].isin(keep)], info[info["unit"].isin(keep)], tiers,
+        ranges[ranges["unit"].isin(keep)] if len(ranges) else None,
+        n_units=ds.n_units, subtitle=large.fragile_subtitle(ds, chosen, threshold),
+        unit_noun=one)
+    sections = [
+        {"id": "verdicts", "title": f"Verdict for every {one}",
+         "text": f"One verdict per {one}, the first that applies in the order below; reasons "
+                 "list every condition that holds, with its numbers. Click a column to sort "
+                 f"(all {ds.n_units:,} rows), a button to filter, find by {one}, verdict or "
+                 f"reason; {large.PAGE_ROWS} rows a page.",
+         "html": large.paged_verdict_table_html(ds, verdicts, info)},
+        {"id": "distributions", "title": f"Across all {ds.n_units:,} {noun}",
+         "text": f"Distributions over the {noun}, colour is the verdict. Below the verdicts "
+                 "by tier, one lens at a time (pick it above the charts): how wide the 90% "
+                 "rank intervals are, where in the ranking they are wide, and how likely each "
+                 f"{one} is to keep its published tier. Under the weights lens every scenario "
+                 "is an admissible weighting.",
+         "chart": charts.verdicts_by_tier(verdicts, spec, one)},
+        {"id": "distributions-lens", "title": "",
+         "chart": charts.lens_distributions(ranks, info, tiers, threshold, one)},
+        {"id": "rank-uncertainty",
+         "title": f"The {len(chosen)} most fragile {noun}, one lens at a time",
+         "chart": fragile,
+         "text": f"The usual rank-uncertainty chart, for the {len(chosen)} {noun} least likely "
+                 "to keep their published tier under the weights lens (the chart's subtitle "
+                 "gives the rule). Pick a lens; filter by verdict; hover for the numbers."},
+    ]
+    if "scenarios" in tables:
+        sections.append({"id": "construction", "title": "Alternative constructions",
+                         "chart": charts.alternatives_summary(tables["scenarios"], spec, one),
+                         "text": summary["lenses"]["construction"]["headline"]})
+    if "groups" in tables and len(tables["groups"]):
+        tiers_text = "; ".join(
+            f"{group_kind_label(spec, k)}: {' / '.join(map(str, g.tiers))} / rest"
+            for k, g in spec.groups.items())
+        sections.append({"id": "groups", "title": "Within-group robustness",
+                         "text": "The report's own sub-rankings, with its within-group tiers "
+                                 f"({tiers_text}): per group, how many {noun} keep their "
+                                 "within-group tier with probability below 0.9, per lens "
+                                 "(groups.csv has every unit).",
+                         "html": large.group_summary_html(ds, tables["groups"])})
+    sections += _tail_sections(ds, summary, tables,
+                               reproduction_rows=large.REPRODUCTION_ROWS)
+    for sec in sections:
+        if sec.get("chart") is not None:
+            sec["chart"] = charts.configure(sec["chart"])
+    title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
+    intro = _tiles(summary, noun) + _headlines(summary) + large.large_note(ds, tables)
+    page = build_page(title, intro, sections, table_script=PAGED_TABLE_SCRIPT,
+                      extra_css=large.LARGE_CSS)
+    out = {"index.html": page.encode("utf-8")}
+    if static:
+        out.update(export_static(charts.configure(fragile), "rank_uncertainty"))
+    return out
+
+
+def _tail_sections(ds, summary: dict, tables: dict[str, pd.DataFrame],
+                   info: pd.DataFrame | None = None, reproduction_rows: int | None = None
+                   ) -> list[dict]:
+    """The sections after the per-unit charts: Sobol' indices (with each unit's total
+    indices when ``info`` is given), weights versus importance, coherence, the reproduction
+    audit (its first ``reproduction_rows`` findings when given) and the method."""
+    spec = ds.spec
+    weights = summary["lenses"]["weights"]
+    out: list[dict] = []
     if "sobol" in tables:
         s = summary["sobol"]
         by_text: dict[str, list[str]] = {}
@@ -264,48 +363,48 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
             if len(factors) > 1 and all(f.startswith("w_") for f in factors):
                 names = ", ".join(node_label(spec, f[2:], short=True) for f in factors)
                 dist += (f"<li><b>each node weight</b> ({len(factors)}: "
-                         f"{html.escape(names)}): {html.escape(text)}</li>")
+                    f"{html.escape(names)}): {html.escape(text)}</li>")
             else:
                 dist += "".join(f"<li><b>{html.escape(factor_label(spec, f))}</b>: "
-                                f"{html.escape(text)}</li>" for f in factors)
-        sections.append({"id": "sobol", "title": "Which choice moves which rank (Sobol')",
-                         "chart": charts.sobol_bars(tables["sobol"], spec),
-                         "text": "All factors varied jointly (like the combined lens), each "
-                                 "with the distribution below; indices say which factor a "
-                                 "rank's variance comes from.",
-                         "html": f"<ul class='factors'>{dist}</ul>"})
-        sections.append({"id": "sobol-cities", "title": "",
-                         "chart": charts.sobol_heatmap(tables["sobol"], info, spec)})
+                           f"{html.escape(text)}</li>" for f in factors)
+        out.append({"id": "sobol", "title": "Which choice moves which rank (Sobol')",
+                    "chart": charts.sobol_bars(tables["sobol"], spec),
+                    "text": "All factors varied jointly (like the combined lens), each "
+                            "with the distribution below; indices say which factor a "
+                            "rank's variance comes from.",
+                    "html": f"<ul class='factors'>{dist}</ul>"})
+        if info is not None:
+            out.append({"id": "sobol-cities", "title": "",
+                        "chart": charts.sobol_heatmap(tables["sobol"], info, spec)})
     if "importance" in tables:
-        sections.append({"id": "importance", "title": "Weights versus importance",
-                         "chart": charts.weights_importance(tables["importance"], spec)})
+        out.append({"id": "importance", "title": "Weights versus importance",
+                    "chart": charts.weights_importance(tables["importance"], spec)})
     if "coherence" in tables:
         coh = tables["coherence"]
         flags = coh[coh["flag"] != ""].copy()
         for c in ("a", "b"):
             flags[c] = [node_label(spec, v) if isinstance(v, str) and v in spec.nodes else v
                         for v in flags[c]]
-        sections.append({"id": "coherence", "title": "Statistical coherence",
-                         "text": "Flagged: problems in the correlation structure (OECD/JRC "
-                                 "Handbook 2008); the full matrix below.",
-                         "chart": charts.correlations(coh, spec),
-                         "html": _table(flags, ["kind", "a", "b", "value", "flag"])})
-    rep = tables["reproduction"].copy()
+        out.append({"id": "coherence", "title": "Statistical coherence",
+                    "text": "Flagged: problems in the correlation structure (OECD/JRC "
+                            "Handbook 2008); the full matrix below.",
+                    "chart": charts.correlations(coh, spec),
+                    "html": _table(flags, ["kind", "a", "b", "value", "flag"])})
+    rep = tables["reproduction"]
+    text = ""
+    if reproduction_rows is not None and len(rep) > reproduction_rows:
+        text = (f"The first {reproduction_rows:,} of {len(rep):,}; reproduction.csv lists "
+                "every one.")
+        rep = rep.head(reproduction_rows)
+    rep = rep.copy()
     rep["node"] = [node_label(spec, v, short=True) if v in spec.nodes else v
                    for v in rep["node"]]
-    sections.append({"id": "reproduction", "title": "Reproduction audit: every inconsistency found",
+    out.append({"id": "reproduction", "title": "Reproduction audit: every inconsistency found",
+                     **({"text": text} if text else {}),
                      "html": _table(rep, ["check", "unit", "node", "published", "recomputed",
-                                          "tolerance", "detail", "source"])})
-    sections.append({"id": "method", "title": "Method and assumptions",
+                                     "tolerance", "detail", "source"])})
+    out.append({"id": "method", "title": "Method and assumptions",
                      "html": _method_html(summary, weights)})
-    for sec in sections:
-        if sec.get("chart") is not None:
-            sec["chart"] = charts.configure(sec["chart"])
-    title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
-    intro = _tiles(summary, noun) + _headlines(summary)
-    out = {"index.html": build_page(title, intro, sections).encode("utf-8")}
-    if static:
-        out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
     return out
 
 

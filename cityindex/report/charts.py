@@ -38,6 +38,22 @@ RANGE_GREY = "#d0d0d0"
 PUBLISHED_MARK = {"shape": "diamond", "filled": True, "fill": "white", "stroke": "black",
                   "strokeWidth": 1.2, "size": 42}
 PLOT_WIDTH = 700
+UNCERTAINTY_SUBTITLE = [
+    "grey band: exact best–worst rank over every admissible weighting (weights lens) "
+    "or the 95% simultaneous",
+    "confidence set (noise lens); bar: 50% and line: 90% interval; black tick: median; "
+    "white diamond: published rank;",
+    "dashed: tier boundaries; colour: the city's verdict (one per city, all lenses)"]
+
+
+def nice_step(x: float) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that is at least ``x`` (and at least 1)."""
+    step = 1
+    while True:
+        for m in (1, 2, 5):
+            if step * m >= x:
+                return step * m
+        step *= 10
 
 
 def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
@@ -50,9 +66,9 @@ def configure(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
                               labelLimit=260, titleLimit=420))
 
 
-def city_tooltips(extra: list | None = None) -> list:
-    """The fields every per-city tooltip starts with."""
-    return [alt.Tooltip("city:N", title="city"),
+def city_tooltips(extra: list | None = None, noun: str = "city") -> list:
+    """The fields every per-city tooltip starts with (``noun``: the spec's unit noun)."""
+    return [alt.Tooltip("city:N", title=noun),
             alt.Tooltip("published_rank:Q", title="published rank"),
             alt.Tooltip("nominal_rank:Q", title="recomputed rank (nominal)"),
             alt.Tooltip("verdict:N", title="verdict"), *(extra or [])]
@@ -124,14 +140,28 @@ def _tier_edges(tiers: tuple[int, ...]) -> alt.Chart:
     return alt.Chart(edges).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
 
 
+def _edges_at(edges: list[int]) -> alt.Chart:
+    """Dashed rules after the given ranks (tier boundaries inside a zoomed axis)."""
+    frame = pd.DataFrame({"edge": [e + 0.5 for e in edges]})
+    return alt.Chart(frame).mark_rule(strokeDash=[4, 3], color="#555").encode(x="edge:Q")
+
+
 def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tuple[int, ...],
                      ranges: pd.DataFrame | None = None,
-                     group_columns: dict[str, str] | None = None) -> alt.TopLevelMixin:
+                     group_columns: dict[str, str] | None = None, *,
+                     n_units: int | None = None, subtitle: list[str] | None = None,
+                     unit_noun: str = "city") -> alt.TopLevelMixin:
     """One row per city in published order, one lens at a time: the lens's grey range
     (exact best-worst rank for ``weights``, the 95% simultaneous confidence set for
     ``noise``), 50% bar and 90% line coloured by verdict, median tick, published rank.
     ``info`` (one row per city with its verdict, see the page) defaults to the cities of
-    ``ranks`` with no verdict."""
+    ``ranks`` with no verdict.
+
+    A selection of a large index's units: given ``n_units`` (the whole index's size), the
+    rank axis spans the ranks the rows reach under any lens (its title says which of the
+    ``n_units``), with the tier boundaries inside it and round ranks as ticks; ``subtitle``
+    replaces the default one (it should say which units are drawn and why) and
+    ``unit_noun`` names the unit in the tooltips."""
     if info is None:
         info = default_info(ranks)
     present = list(dict.fromkeys(ranks["lens"]))
@@ -148,15 +178,36 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     lens = _lens_param(present)
     verdict_p, verdict_expr = _verdict_filter()
     group_params, group_expr = _group_filters(info, group_columns or {})
-    n = len(info)
-    x_scale = alt.Scale(domain=[0, n + 1], nice=False)
+    n = len(info) if n_units is None else n_units
+    edges = np.cumsum(tiers)[:-1].tolist()
+    x_title = "rank (1 = best)"
+    if n_units is None:
+        domain = [0, n + 1]
+        ticks = [1, *edges, *range(10, n + 1, 10)]
+    else:  # a selection: the ranks its rows reach (every lens), round ticks that do not
+        # collide with the tier boundaries' labels
+        span = df[["p05", "p95", "range_lo", "range_hi", "published_rank"]].to_numpy(float)
+        lo, hi = float(np.nanmin(span)), float(np.nanmax(span))
+        pad = max(2.0, 0.03 * (hi - lo))
+        domain = [max(0, int(np.floor(lo - pad))), min(n + 1, int(np.ceil(hi + pad)))]
+        width = domain[1] - domain[0]
+        edges = [e for e in edges if domain[0] < e < domain[1]]
+        step = nice_step(width / 8)
+        first = max(step, -(-domain[0] // step) * step)
+        ticks = [*([1] if domain[0] <= 1 else []), *edges,
+                 *(t for t in range(first, domain[1] + 1, step)
+                   if all(abs(t - e) > 0.05 * width for e in edges))]
+        if domain != [0, n + 1]:
+            x_title = f"rank (1 = best; axis: ranks {domain[0]:,}–{domain[1]:,} of {n:,})"
+    x_scale = alt.Scale(domain=domain, nice=False)
     tooltip = city_tooltips([
         alt.Tooltip("lens:N", title="lens"),
         alt.Tooltip("median:Q", title="median rank"),
         alt.Tooltip("p05:Q", title="90% interval from"), alt.Tooltip("p95:Q", title="to"),
         alt.Tooltip("p_published_tier:Q", title="P(published tier)", format=".3f"),
         alt.Tooltip("range_kind:N", title="grey range"),
-        alt.Tooltip("range_lo:Q", title="grey from"), alt.Tooltip("range_hi:Q", title="to")])
+        alt.Tooltip("range_lo:Q", title="grey from"), alt.Tooltip("range_hi:Q", title="to")],
+        noun=unit_noun)
     keep = ["lens", "row", "city", "published_rank", "nominal_rank", "verdict", "p05", "p25",
             "median", "p75", "p95", "p_published_tier", "range_lo", "range_hi", "range_kind",
             *(group_columns or {})]
@@ -165,9 +216,8 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
                                         f"{group_expr}").encode(
         y=alt.Y("row:N", sort=order, title=None,
                 axis=alt.Axis(labelFontSize=10, labelLimit=170)))
-    x = alt.X("p25:Q", scale=x_scale, title="rank (1 = best)",
-              axis=alt.Axis(orient="top", values=[1, *np.cumsum(tiers)[:-1].tolist(),
-                                                  *range(10, n + 1, 10)]))
+    x = alt.X("p25:Q", scale=x_scale, title=x_title,
+              axis=alt.Axis(orient="top", values=ticks))
     layers = [
         base.mark_rule(color=RANGE_GREY, strokeWidth=8).encode(
             x=alt.X("range_lo:Q", scale=x_scale), x2="range_hi:Q", tooltip=tooltip),
@@ -178,16 +228,12 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
         base.mark_tick(color="black", thickness=2, size=10).encode(x="median:Q",
                                                                    tooltip=tooltip),
         base.mark_point(**PUBLISHED_MARK).encode(x="published_rank:Q", tooltip=tooltip),
-        _tier_edges(tiers),
+        _tier_edges(tiers) if n_units is None else _edges_at(edges),
     ]
     return alt.layer(*layers, data=data).add_params(lens, verdict_p, *group_params).properties(
         width=PLOT_WIDTH, height=alt.Step(ROW),
-        title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: "), subtitle=[
-            "grey band: exact best–worst rank over every admissible weighting (weights lens) "
-            "or the 95% simultaneous",
-            "confidence set (noise lens); bar: 50% and line: 90% interval; black tick: median; "
-            "white diamond: published rank;",
-            "dashed: tier boundaries; colour: the city's verdict (one per city, all lenses)"]))
+        title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: "),
+                        subtitle=subtitle or UNCERTAINTY_SUBTITLE))
 
 
 def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
@@ -480,17 +526,260 @@ def group_intervals(groups: pd.DataFrame, info: pd.DataFrame, ds, kind: str,
                                  "the report's within-group tiers"))
 
 
+# Summaries for large indices: every chart below draws counts or quantiles over units, so its
+# data grows with the number of bins, not of units (the page embeds no row per unit).
+
+def _stack_by_verdict(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``counts`` (keys, verdict, count) with y/y2: the verdicts stacked in their fixed order
+    inside each key (computed here, so that the chart needs no stack transform)."""
+    counts = counts.copy()
+    counts["order"] = counts["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
+    counts = counts.sort_values([*keys, "order"], kind="stable")
+    counts["y2"] = counts.groupby(keys, sort=False)["count"].cumsum()
+    counts["y"] = counts["y2"] - counts["count"]
+    return counts.drop(columns="order").reset_index(drop=True)
+
+
+def _lens_verdicts(ranks: pd.DataFrame, info: pd.DataFrame, columns: list[str]
+                   ) -> pd.DataFrame:
+    return ranks[["lens", "unit", *columns]].merge(info[["unit", "verdict"]], on="unit",
+                                                   how="left")
+
+
+def width_histogram(ranks: pd.DataFrame, info: pd.DataFrame, unit_noun: str = "unit",
+                    shared: bool = False) -> alt.TopLevelMixin:
+    """How wide each unit's 90% rank interval (p95 - p05) is, one lens at a time: a
+    histogram of units stacked by verdict, the median as a black rule. Bins of a round
+    width, about 30 per lens. ``shared``: the lens selector is added by the caller (see
+    :func:`lens_distributions`)."""
+    df = _lens_verdicts(ranks, info, ["p05", "p95"])
+    df["width"] = df["p95"] - df["p05"]
+    present = list(dict.fromkeys(df["lens"]))
+    frames, medians = [], []
+    for lens_name in present:
+        d = df[df["lens"] == lens_name]
+        step = nice_step(max(float(d["width"].max()), 1.0) / 30)
+        lo = (d["width"] // step * step).astype(int)
+        c = d.assign(lo=lo).groupby(["lo", "verdict"]).size().rename("count").reset_index()
+        c["lens"] = lens_name
+        c["hi"] = c["lo"] + step
+        c["bin"] = [f"{a}–{b - 1}" if step > 1 else str(a) for a, b in zip(c["lo"], c["hi"])]
+        frames.append(c)
+        medians.append({"lens": lens_name, "median": float(d["width"].median()),
+                        "n": len(d)})
+    bars = _stack_by_verdict(pd.concat(frames, ignore_index=True), ["lens", "lo"])
+    bars["share"] = bars["count"] / bars["lens"].map({m["lens"]: m["n"] for m in medians})
+    lens = _lens_param(present)
+    x = alt.X("lo:Q", title="width of the 90% interval, p95 − p05 (rank places)",
+              scale=alt.Scale(zero=True))
+    hist = alt.Chart(bars).transform_filter("datum.lens == lens").mark_bar(
+        stroke="white", strokeWidth=0.3).encode(
+        x=x, x2="hi:Q", y=alt.Y("y:Q", title=f"{unit_noun}s"), y2="y2:Q",
+        color=verdict_color(),
+        tooltip=[alt.Tooltip("bin:N", title="width (places)"), alt.Tooltip("verdict:N"),
+                 alt.Tooltip("count:Q", title=f"{unit_noun}s", format=","),
+                 alt.Tooltip("share:Q", title="share of all", format=".1%")])
+    med = pd.DataFrame(medians)
+    med["label"] = [f"median {m:g}" for m in med["median"]]
+    rule = alt.Chart(med).transform_filter("datum.lens == lens").mark_rule(
+        color="black", strokeWidth=1.5).encode(x="median:Q", tooltip=[
+            alt.Tooltip("median:Q", title="median width")])
+    text = alt.Chart(med).transform_filter("datum.lens == lens").mark_text(
+        align="left", dx=4, dy=-4, baseline="top", fontSize=11).encode(
+        x="median:Q", y=alt.value(0), text="label:N")
+    return _with_lens(alt.layer(hist, rule, text), lens, shared).properties(
+        width=560, height=220,
+        title=alt.Title(_lens_title_expr(present, "Width of the 90% rank interval, lens: "),
+                        subtitle=f"one count per {unit_noun}, stacked by verdict; black "
+                                 "rule: the median width"))
+
+
+def width_along_ranking(ranks: pd.DataFrame, tiers: tuple[int, ...], bins: int = 60,
+                        shared: bool = False) -> alt.TopLevelMixin:
+    """Where in the ranking the intervals are wide, one lens at a time: the units in bins of
+    published rank; per bin the median width of the 90% interval (line) and the 10th-90th
+    percentile of the widths (band); tier boundaries dashed."""
+    n = int(ranks["published_rank"].max())
+    step = max(1, -(-n // bins))
+    df = ranks[["lens", "published_rank", "p05", "p95"]].copy()
+    df["width"] = df["p95"] - df["p05"]
+    df["lo"] = (df["published_rank"] - 1) // step * step + 1
+    g = df.groupby(["lens", "lo"], sort=False)["width"]
+    out = pd.DataFrame({"median": g.median(), "q10": g.quantile(0.1), "q90": g.quantile(0.9),
+                        "count": g.size()}).reset_index()
+    out["hi"] = np.minimum(out["lo"] + step - 1, n)
+    out["mid"] = (out["lo"] + out["hi"]) / 2
+    out["ranks"] = out["lo"].astype(str) + "–" + out["hi"].astype(str)
+    present = list(dict.fromkeys(df["lens"]))
+    lens = _lens_param(present)
+    x = alt.X("mid:Q", title="published rank (1 = best)",
+              scale=alt.Scale(domain=[0, n + 1], nice=False))
+    tooltip = [alt.Tooltip("ranks:N", title="published ranks"),
+               alt.Tooltip("count:Q", title="units"),
+               alt.Tooltip("median:Q", title="median width"),
+               alt.Tooltip("q10:Q", title="10th percentile"),
+               alt.Tooltip("q90:Q", title="90th percentile")]
+    base = alt.Chart(out).transform_filter("datum.lens == lens")
+    return _with_lens(alt.layer(
+        base.mark_area(color="#bdbdbd", opacity=0.7, interpolate="step").encode(
+            x=x, y=alt.Y("q10:Q", title="width of the 90% interval (places)"), y2="q90:Q",
+            tooltip=tooltip),
+        base.mark_line(color="black", strokeWidth=1.5, interpolate="step").encode(
+            x="mid:Q", y="median:Q", tooltip=tooltip),
+        _tier_edges(tiers),
+    ), lens, shared).properties(
+        width=560, height=200,
+        title=alt.Title(_lens_title_expr(present, "Interval width along the ranking, lens: "),
+                        subtitle=f"units in bins of {step} published ranks: black line the "
+                                 "median width, grey band the 10th–90th percentile; dashed: "
+                                 "tier boundaries"))
+
+
+def _with_lens(chart, lens: alt.Parameter, shared: bool):
+    return chart if shared else chart.add_params(lens)
+
+
+def lens_distributions(ranks: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int, ...],
+                       threshold: float, unit_noun: str = "unit") -> alt.TopLevelMixin:
+    """The width histogram, the width along the ranking and the P(published tier) histogram
+    one above the other, driven by one lens selector."""
+    present = list(dict.fromkeys(ranks["lens"]))
+    return alt.vconcat(
+        width_histogram(ranks, info, unit_noun, shared=True),
+        width_along_ranking(ranks, tiers, shared=True),
+        tier_probability_histogram(ranks, info, threshold, unit_noun, shared=True),
+        spacing=28).add_params(_lens_param(present))
+
+
+def verdicts_by_tier(verdicts: pd.DataFrame, spec=None, unit_noun: str = "unit"
+                     ) -> alt.TopLevelMixin:
+    """The verdict counts inside each published tier (stacked horizontal bars)."""
+    c = verdicts.groupby(["published_tier", "verdict"]).size().rename("count").reset_index()
+    sizes = verdicts["published_tier"].value_counts()
+    c["size"] = c["published_tier"].map(sizes)
+    c["share"] = c["count"] / c["size"]
+    name = (spec.tier_label if spec is not None else (lambda t: f"tier {t}"))
+    c["tier"] = [f"{name(int(t))} ({s:,})" if name(int(t)).startswith("tier")
+                 else f"tier {int(t)}: {name(int(t))} ({s:,})"
+                 for t, s in zip(c["published_tier"], c["size"])]
+    order = list(dict.fromkeys(c.sort_values("published_tier")["tier"]))
+    c = _stack_by_verdict(c, ["published_tier"])
+    return alt.Chart(c).mark_bar(height=18).encode(
+        y=alt.Y("tier:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+        x=alt.X("y:Q", title=f"{unit_noun}s"), x2="y2:Q", color=verdict_color(),
+        tooltip=[alt.Tooltip("tier:N", title="published tier"), alt.Tooltip("verdict:N"),
+                 alt.Tooltip("count:Q", title=f"{unit_noun}s", format=","),
+                 alt.Tooltip("share:Q", title="share of the tier", format=".1%")],
+    ).properties(width=560, height=alt.Step(26), title=alt.Title(
+        "Verdicts by published tier",
+        subtitle=f"{unit_noun}s of each published tier (its size in brackets) by verdict"))
+
+
+def tier_probability_histogram(ranks: pd.DataFrame, info: pd.DataFrame, threshold: float,
+                               unit_noun: str = "unit", step: float = 0.05,
+                               shared: bool = False) -> alt.TopLevelMixin:
+    """P(published tier), one lens at a time, for the units that leave their tier in some
+    scenario: a histogram in bins of ``step`` stacked by verdict, the flag threshold dashed;
+    the units that never leave it (P = 1) are counted in a line of text, not drawn."""
+    df = _lens_verdicts(ranks, info, ["p_published_tier"])
+    present = list(dict.fromkeys(df["lens"]))
+    p = df["p_published_tier"].to_numpy(dtype=float)
+    df["never"] = p >= 1.0
+    k = round(1 / step)
+    df["lo"] = np.minimum(np.floor(p * k + 1e-9), k - 1) / k
+    leave = df[~df["never"]]
+    c = leave.groupby(["lens", "lo", "verdict"]).size().rename("count").reset_index()
+    c["hi"] = c["lo"] + 1 / k
+    c["bin"] = [f"{a:.2f}–{b:.2f}" for a, b in zip(c["lo"], c["hi"])]
+    bars = _stack_by_verdict(c, ["lens", "lo"])
+    n = df.groupby("lens", sort=False).size()
+    never = df.groupby("lens", sort=False)["never"].sum()
+    text = pd.DataFrame({"lens": n.index, "never": never.reindex(n.index).to_numpy(),
+                         "n": n.to_numpy()})
+    text["label"] = [f"P = 1 (never leaves its tier): {a:,} of {b:,} {unit_noun}s, not drawn"
+                     for a, b in zip(text["never"], text["n"])]
+    lens = _lens_param(present)
+    x = alt.X("lo:Q", title="P(published tier)", scale=alt.Scale(domain=[0, 1]))
+    hist = alt.Chart(bars).transform_filter("datum.lens == lens").mark_bar(
+        stroke="white", strokeWidth=0.3).encode(
+        x=x, x2="hi:Q", y=alt.Y("y:Q", title=f"{unit_noun}s"), y2="y2:Q",
+        color=verdict_color(),
+        tooltip=[alt.Tooltip("bin:N", title="P(published tier)"), alt.Tooltip("verdict:N"),
+                 alt.Tooltip("count:Q", title=f"{unit_noun}s", format=",")])
+    flag = alt.Chart(pd.DataFrame({"t": [threshold],
+                                   "label": [f"flag threshold {threshold:g}"]}))
+    return _with_lens(alt.layer(
+        hist,
+        flag.mark_rule(strokeDash=[4, 3], color="#555").encode(x="t:Q"),
+        flag.mark_text(align="right", dx=-4, baseline="top", fontSize=10, color="#555").encode(
+            x="t:Q", y=alt.value(2), text="label:N"),
+        alt.Chart(text).transform_filter("datum.lens == lens").mark_text(
+            align="left", baseline="top", fontSize=11).encode(
+            x=alt.value(4), y=alt.value(2), text="label:N"),
+    ), lens, shared).properties(
+        width=560, height=220,
+        title=alt.Title(_lens_title_expr(present, "P(published tier), lens: "),
+                        subtitle=f"{unit_noun}s that leave their published tier in some "
+                                 f"scenario, in bins of {step:g}, stacked by verdict"))
+
+
+def alternatives_summary(scenarios: pd.DataFrame, spec=None, unit_noun: str = "unit"
+                         ) -> alt.TopLevelMixin:
+    """The construction lens in counts: for each named alternative, how many units it puts
+    in another tier (orange) and how far it moves ranks (median and 90th percentile of
+    |rank - published rank|)."""
+    df = scenarios[scenarios["kind"] != "baseline"]
+    g = df.assign(abs_shift=df["shift"].abs()).groupby("scenario", sort=False)
+    out = pd.DataFrame({"moved": g["tier_changed"].sum().astype(int),
+                        "n": g.size(), "median": g["abs_shift"].median(),
+                        "q90": g["abs_shift"].quantile(0.9),
+                        "max": g["abs_shift"].max()}).reset_index()
+    out["share"] = out["moved"] / out["n"]
+    out["alternative"] = [scenario_label(spec, s) if spec else s for s in out["scenario"]]
+    out = out.drop(columns="scenario")
+    order = list(out["alternative"])
+    y = alt.Y("alternative:N", sort=order, title=None, axis=alt.Axis(labelLimit=300))
+    tooltip = [alt.Tooltip("alternative:N"),
+               alt.Tooltip("moved:Q", title=f"{unit_noun}s in another tier", format=","),
+               alt.Tooltip("share:Q", title="share", format=".1%"),
+               alt.Tooltip("median:Q", title="median |shift|"),
+               alt.Tooltip("q90:Q", title="90th percentile |shift|"),
+               alt.Tooltip("max:Q", title="largest |shift|")]
+    base = alt.Chart(out).encode(y=y, tooltip=tooltip)
+    moved = base.mark_bar(color="#E69F00", height=12).encode(
+        x=alt.X("moved:Q", title=f"{unit_noun}s put in another tier")).properties(
+        width=260, height=alt.Step(20))
+    right = alt.Chart(out).encode(y=alt.Y("alternative:N", sort=order, title=None, axis=None),
+                                  tooltip=tooltip)
+    shift = alt.layer(
+        right.mark_bar(color="#B0B0B0", height=12).encode(
+            x=alt.X("median:Q", title="|rank − published rank|: median (bar), 90th "
+                                      "percentile (tick)")),
+        right.mark_tick(color="black", thickness=2, size=14).encode(x="q90:Q"),
+    ).properties(width=260, height=alt.Step(20))
+    return alt.hconcat(moved, shift).properties(
+        title=alt.Title("Lens: construction — named alternatives at nominal weights",
+                        subtitle=f"how many {unit_noun}s each alternative puts in another "
+                                 "tier, and how far it moves ranks"))
+
+
 __all__ = [
     "LENS_SHORT",
     "acceptability",
+    "alternatives_summary",
     "city_tooltips",
     "configure",
     "correlations",
     "group_intervals",
+    "lens_distributions",
     "rank_uncertainty",
     "scenario_dots",
     "sobol_bars",
     "sobol_heatmap",
     "tier_probabilities",
+    "tier_probability_histogram",
+    "verdicts_by_tier",
     "weights_importance",
+    "width_along_ranking",
+    "width_histogram",
 ]

@@ -115,6 +115,134 @@ TABLE_SCRIPT = """
 })();
 """
 
+# The verdict table of a large index: its rows are embedded once as JSON (<script
+# id='verdict-data'>) and drawn a page at a time; filter by verdict (buttons, tiles, a link
+# ending #verdict=...), find by text (unit, verdict, reasons), sort by any column, page
+# through. Plain inline script, no library, no network.
+PAGED_TABLE_SCRIPT = """
+(function () {
+  const src = document.getElementById('verdict-data');
+  const table = document.getElementById('verdict-table');
+  if (!src || !table) return;
+  const data = JSON.parse(src.textContent);
+  // a row: rank, unit, tier, verdict (index), P(tier), p05, p95, best, worst, noise lower,
+  // noise upper, alternative (index), shift, erratum, reasons (clause indices), recomputed
+  // rank; the reasons are joined here once
+  const rows = data.rows, V = data.verdicts, A = data.alternatives, size = data.page_size;
+  for (const r of rows) r[14] = r[14].map((c) => data.clauses[c]).join('; ');
+  const hay = rows.map((r) => (r[1] + ' ' + V[r[3]] + ' ' + r[14]).toLowerCase());
+  const body = table.tBodies[0];
+  const count = document.getElementById('verdict-count');
+  const where = document.getElementById('verdict-page');
+  const pagers = Array.from(document.querySelectorAll('button[data-page]'));
+  const collator = new Intl.Collator();
+  const keys = [(r) => [r[0]], (r) => r[1], (r) => [r[2]], (r) => V[r[3]], (r) => [r[4]],
+    (r) => [r[5], r[6]], (r) => [r[7], r[8]], (r) => [r[9], r[10]], (r) => A[r[11]],
+    (r) => [r[12] === null ? null : Math.abs(r[12])], (r) => (r[13] ? 'yes' : ''),
+    (r) => r[14]];
+  let verdict = 'all', text = '', page = 0, order = rows.map((_, i) => i), shown = order;
+  const compare = (x, y, dir) => {
+    if (typeof x === 'string') {
+      if ((x === '') !== (y === '')) return x === '' ? 1 : -1;  // empty cells last
+      return dir * collator.compare(x, y);
+    }
+    for (let k = 0; k < x.length; k += 1) {
+      if (x[k] === y[k]) continue;
+      if (x[k] === null || y[k] === null) return x[k] === null ? 1 : -1;
+      return dir * (x[k] < y[k] ? -1 : 1);
+    }
+    return 0;
+  };
+  const range = (a, b) => (a === null ? '' : a + '–' + b);
+  const cell = (tr, value, cls) => {
+    const td = document.createElement('td');
+    td.textContent = value === null ? '' : String(value);
+    if (cls) td.className = cls;
+    tr.appendChild(td);
+    return td;
+  };
+  const draw = () => {
+    const pages = Math.max(1, Math.ceil(shown.length / size));
+    page = Math.min(Math.max(page, 0), pages - 1);
+    const first = page * size, last = Math.min(shown.length, first + size);
+    const frag = document.createDocumentFragment();
+    for (let k = first; k < last; k += 1) {
+      const r = rows[shown[k]], v = V[r[3]];
+      const tr = document.createElement('tr');
+      tr.dataset.verdict = v;
+      tr.title = 'recomputed rank ' + r[15];
+      cell(tr, r[0]); cell(tr, r[1], 'city'); cell(tr, r[2]);
+      const chip = document.createElement('span');
+      chip.className = 'chip verdict-' + v;
+      chip.textContent = v;
+      cell(tr, '').appendChild(chip);
+      cell(tr, r[4] === null ? '' : r[4].toFixed(3));
+      cell(tr, range(r[5], r[6])); cell(tr, range(r[7], r[8])); cell(tr, range(r[9], r[10]));
+      cell(tr, A[r[11]], 'alternative');
+      cell(tr, r[12] === null ? '' : (r[12] < 0 ? '' : '+') + r[12]);
+      cell(tr, r[13] ? 'yes' : '', r[13] ? 'erratum' : '');
+      cell(tr, r[14], 'reasons');
+      frag.appendChild(tr);
+    }
+    body.replaceChildren(frag);
+    const fmt = (x) => x.toLocaleString('en-US');
+    count.textContent = fmt(shown.length) + ' of ' + fmt(rows.length) + ' shown';
+    where.textContent = shown.length ? 'rows ' + fmt(first + 1) + '–' + fmt(last) + ', page '
+      + fmt(page + 1) + ' of ' + fmt(pages) : 'no row matches';
+    for (const b of pagers) {
+      const back = b.dataset.page === 'first' || b.dataset.page === 'previous';
+      b.disabled = back ? page === 0 : page >= pages - 1;
+    }
+  };
+  const apply = () => {
+    shown = order.filter((i) => (verdict === 'all' || V[rows[i][3]] === verdict)
+      && (!text || hay[i].includes(text)));
+    page = 0;
+    for (const b of document.querySelectorAll('button[data-filter-verdict]')) {
+      b.setAttribute('aria-pressed', String(b.dataset.filterVerdict === verdict));
+    }
+    draw();
+  };
+  for (const b of document.querySelectorAll('button[data-filter-verdict]')) {
+    b.addEventListener('click', () => {
+      verdict = b.dataset.filterVerdict;
+      apply();
+      try { history.replaceState(null, '', '#verdict=' + verdict); } catch (e) { /* file: */ }
+      if (b.classList.contains('tile')) document.getElementById('verdicts').scrollIntoView();
+    });
+  }
+  const m = /verdict=([a-z-]+)/.exec(location.hash);
+  if (m) verdict = m[1];
+  document.getElementById('verdict-search').addEventListener('input', (e) => {
+    text = e.target.value.trim().toLowerCase();
+    apply();
+  });
+  for (const b of pagers) {
+    b.addEventListener('click', () => {
+      const step = {first: -Infinity, previous: -1, next: 1, last: Infinity}[b.dataset.page];
+      page = Math.abs(step) === Infinity ? (step < 0 ? 0 : Number.MAX_SAFE_INTEGER)
+        : page + step;
+      draw();
+    });
+  }
+  const heads = Array.from(table.tHead.rows[0].cells);
+  const sortBy = (th) => {
+    const i = heads.indexOf(th);
+    const dir = th.getAttribute('aria-sort') === 'ascending' ? -1 : 1;
+    const key = rows.map((r) => keys[i](r));
+    order = order.slice().sort((a, b) => compare(key[a], key[b], dir) || a - b);
+    for (const h of heads) h.removeAttribute('aria-sort');
+    th.setAttribute('aria-sort', dir === 1 ? 'ascending' : 'descending');
+    apply();
+  };
+  for (const th of heads) {
+    th.addEventListener('click', () => sortBy(th));
+    th.addEventListener('keydown', (e) => { if (e.key === 'Enter') sortBy(th); });
+  }
+  apply();
+})();
+"""
+
 VERDICT_CSS = {"weight-sensitive": ("#D55E00", "white"), "noise-limited": ("#CC79A7", "black"),
                "construction-sensitive": ("#E69F00", "black"), "robust": ("#8C8C8C", "white")}
 
@@ -217,9 +345,12 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def build_page(title: str, intro: str, sections: list[dict]) -> str:
+def build_page(title: str, intro: str, sections: list[dict], table_script: str = TABLE_SCRIPT,
+               extra_css: str = "") -> str:
     """``intro``: HTML under the title (tiles, headline sentences); sections: dicts with
-    'title', optional 'id', 'text', 'chart' (Altair), 'html'."""
+    'title', optional 'id', 'text', 'chart' (Altair), 'html'. ``table_script`` drives the
+    verdict table (:data:`PAGED_TABLE_SCRIPT` for a large index's); ``extra_css`` follows
+    the page's style sheet."""
     specs, parts = [], []
     for i, sec in enumerate(sections):
         anchor = f" id='{html.escape(sec['id'])}'" if sec.get("id") else ""
@@ -243,8 +374,8 @@ def build_page(title: str, intro: str, sections: list[dict]) -> str:
         "<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{csp}\">"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{CSS}{extra_css}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>{intro}"
         "<pre id='page-errors'></pre>" + "".join(parts) + "".join(specs)
-        + f"<script>{TABLE_SCRIPT}</script>"
+        + f"<script>{table_script}</script>"
         + f"<script type='module'>{bundle}</script></body></html>\n")
