@@ -48,7 +48,7 @@ RUNS = {
     20_000: ("samples = 5000", ["leave_one_out", "noise", "resample"]),
     100_000: ("samples = 2000", ["leave_one_out"]),
 }
-PAGE_UNITS = 5000        # above: the analyses and tables only, no page (Study.run, tables())
+PAGE_UNITS = 100_000     # above: the analyses and tables only, no page (Study.run, tables())
 SECTIONS = {
     "leave_one_out": "[leave_one_out]\nenabled = true\n",
     "sobol": "[sobol]\nenabled = true\nn = 1024\nn_boot = 100\n",
