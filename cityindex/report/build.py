@@ -17,7 +17,13 @@ from cityindex.report.labels import (
     node_label,
     scenario_label,
 )
-from cityindex.report.page import PAGED_TABLE_SCRIPT, _table, build_page, export_static
+from cityindex.report.page import (
+    PAGED_TABLE_SCRIPT,
+    _table,
+    build_page,
+    export_static,
+    verdict_table_header,
+)
 from cityindex.sensitivity.engine import rank_tier_sizes
 from cityindex.sensitivity.lens import LENSES
 
@@ -152,22 +158,8 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
     """The sortable, filterable verdict table (the page's inline script drives it)."""
     spec = ds.spec
     one = spec.unit
-    head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
-            "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
-            "reasons"]
-    numeric = {0, 2, 4, 5, 6, 7, 9}
-    tips = ["published rank", one, "published tier", "the first that applies (below)",
-            "P(published tier) under the weights lens (Monte Carlo)",
-            "90% rank interval under the weights lens",
-            "exact best and worst rank over every admissible weighting (ERA)",
-            "95% simultaneous rank confidence set under measurement noise",
-            "the named alternative construction that moves it most (nominal weights)",
-            "its rank under that alternative minus the published rank",
-            "the reproduction audit contradicts its published numbers",
-            "every condition that holds, with its numbers"]
-    ths = "".join(f"<th data-type='{'num' if i in numeric else 'text'}' tabindex='0' "
-                  f"title='{html.escape(t)}'>{html.escape(h)}</th>"
-                  for i, (h, t) in enumerate(zip(head, tips)))
+    ths = verdict_table_header(
+        one, "exact best and worst rank over every admissible weighting (ERA)")
     nominal = dict(zip(info["unit"], info["nominal_rank"]))
     body = []
     for r in verdicts.to_dict("records"):

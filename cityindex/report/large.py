@@ -30,6 +30,7 @@ from cityindex.report.labels import (
     group_value_labels,
     scenario_label,
 )
+from cityindex.report.page import verdict_table_header
 
 FRAGILE_SHOWN = 50   # units in the fragile-units chart
 PAGE_ROWS = 50       # verdict-table rows per page
@@ -117,23 +118,8 @@ def paged_verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> 
     """The verdict table of a large index: the controls, an empty table and every row as
     JSON; :data:`page.PAGED_TABLE_SCRIPT` draws it a page at a time."""
     one = ds.spec.unit
-    head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
-            "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
-            "reasons"]
-    numeric = {0, 2, 4, 5, 6, 7, 9}
-    tips = ["published rank", one, "published tier", "the first that applies (below)",
-            "P(published tier) under the weights lens (Monte Carlo)",
-            "90% rank interval under the weights lens",
-            "best and worst rank over every admissible weighting (exact, or bounds where "
-            "extremes.csv says so)",
-            "95% simultaneous rank confidence set under measurement noise",
-            "the named alternative construction that moves it most (nominal weights)",
-            "its rank under that alternative minus the published rank",
-            "the reproduction audit contradicts its published numbers",
-            "every condition that holds, with its numbers"]
-    ths = "".join(f"<th data-type='{'num' if i in numeric else 'text'}' tabindex='0' "
-                  f"title='{html.escape(t)}'>{html.escape(h)}</th>"
-                  for i, (h, t) in enumerate(zip(head, tips)))
+    ths = verdict_table_header(one, "best and worst rank over every admissible weighting "
+                                    "(exact, or bounds where extremes.csv says so)")
     buttons = "".join(
         f"<button type='button' data-filter-verdict='{v}' class='filter verdict-{v}'>"
         f"{v} ({int((verdicts.verdict == v).sum()):,})</button>" for v in VERDICTS)

@@ -321,6 +321,26 @@ def export_static(chart, name: str) -> dict[str, bytes]:
             f"{name}.svg": vlc.vegalite_to_svg(spec, vl_version=VL_VERSION).encode("utf-8")}
 
 
+def verdict_table_header(one: str, extremes_tip: str) -> str:
+    """The verdict table's header cells (small and large pages): names, sort types and
+    tooltips; ``one`` is the unit noun, ``extremes_tip`` what the best–worst column holds."""
+    head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
+            "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
+            "reasons"]
+    numeric = {0, 2, 4, 5, 6, 7, 9}
+    tips = ["published rank", one, "published tier", "the first that applies (below)",
+            "P(published tier) under the weights lens (Monte Carlo)",
+            "90% rank interval under the weights lens", extremes_tip,
+            "95% simultaneous rank confidence set under measurement noise",
+            "the named alternative construction that moves it most (nominal weights)",
+            "its rank under that alternative minus the published rank",
+            "the reproduction audit contradicts its published numbers",
+            "every condition that holds, with its numbers"]
+    return "".join(f"<th data-type='{'num' if i in numeric else 'text'}' tabindex='0' "
+                   f"title='{html.escape(t)}'>{html.escape(h)}</th>"
+                   for i, (h, t) in enumerate(zip(head, tips)))
+
+
 def _table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     df = df[columns] if columns else df
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
