@@ -340,3 +340,39 @@ def test_grid_candidates_dropped_early_keep_exact_counts():
             assert reach.any()
             np.testing.assert_array_equal(got[reach], full[reach])
             assert (got[~reach] < np.ceil(coverage * n - 1e-9)).all()
+
+
+def test_flipped_units_match_the_pairwise_definition():
+    """audit._flipped (stretches of the published order, all units at once) against the
+    definition unit by unit: published above i but scored at most as high, or below but at
+    least as high; reasons checked in order for each such unit; shared published ranks."""
+    from cityindex.audit import FLIP_REASONS, _flipped
+    from cityindex.rank import rank_desc
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        u = int(rng.integers(5, 200))
+        s = np.round(rng.normal(size=u), 1)                   # ties
+        pub = rank_desc(s + rng.normal(scale=0.08, size=u))   # published with local swaps
+        pub[rng.integers(0, u, 3)] = pub[0]                   # some shared published ranks
+        pub[rng.integers(0, u)] = 1                           # one far off
+        tol = np.full(u, 0.05)
+        err = rng.random(u) < 0.05
+        diff = np.flatnonzero(rank_desc(s) != pub)
+        flipped, reasons = _flipped(s, tol, pub, err, diff)
+        for k, i in enumerate(diff):
+            j = np.flatnonzero(((pub < pub[i]) & (s <= s[i])) | ((pub > pub[i]) & (s >= s[i])))
+            j = j[j != i]
+            why = set()
+            for m in j:
+                why.add(FLIP_REASONS[0] if err[i] or err[m] else FLIP_REASONS[1]
+                        if s[i] == s[m] else FLIP_REASONS[2]
+                        if abs(s[i] - s[m]) <= tol[i] + tol[m] else FLIP_REASONS[3])
+            shared = np.flatnonzero(pub == pub[i])
+            if shared.size > 1:
+                apart = any(m != i and abs(s[i] - s[m]) > tol[i] + tol[m] for m in shared)
+                why.add(FLIP_REASONS[3] if apart
+                        else "shared published rank (a tie in the published scores)")
+                j = np.union1d(j, shared[shared != i])
+            np.testing.assert_array_equal(flipped[k], j)
+            assert reasons[k] == why
