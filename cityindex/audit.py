@@ -496,6 +496,21 @@ def _flipped(s: np.ndarray, tol: np.ndarray, pub_rank: np.ndarray, err: np.ndarr
     sp, rp = s[order], pub_rank[order]
     running_min = np.minimum.accumulate(sp)                   # min of sp[:k + 1]
     running_max = np.maximum.accumulate(sp[::-1])[::-1]       # max of sp[k:]
+    flipped, reasons = [], []
+    for lo in range(0, diff.size, FLIP_BLOCK):   # blocks of units: bounded temporaries
+        f, r = _flipped_block(s, tol, pub_rank, err, diff[lo: lo + FLIP_BLOCK], order, sp,
+                              rp, running_min, running_max)
+        flipped += f
+        reasons += r
+    return flipped, reasons
+
+
+FLIP_BLOCK = 4096
+
+
+def _flipped_block(s, tol, pub_rank, err, diff, order, sp, rp, running_min, running_max
+                   ) -> tuple[list[np.ndarray], list[set[str]]]:
+    """:func:`_flipped` for one block of the differing units."""
     si, pi = s[diff], pub_rank[diff]
     start = np.searchsorted(rp, pi, "left")                   # first of i's published rank
     end = np.searchsorted(rp, pi, "right")                    # after its last

@@ -342,12 +342,16 @@ def test_grid_candidates_dropped_early_keep_exact_counts():
             assert (got[~reach] < np.ceil(coverage * n - 1e-9)).all()
 
 
-def test_flipped_units_match_the_pairwise_definition():
-    """audit._flipped (stretches of the published order, all units at once) against the
-    definition unit by unit: published above i but scored at most as high, or below but at
-    least as high; reasons checked in order for each such unit; shared published ranks."""
+def test_flipped_units_match_the_pairwise_definition(monkeypatch):
+    """audit._flipped (stretches of the published order, blocks of units at once) against
+    the definition unit by unit: published above i but scored at most as high, or below but
+    at least as high; reasons checked in order for each such unit; shared published ranks."""
+    import importlib
+
     from cityindex.audit import FLIP_REASONS, _flipped
     from cityindex.rank import rank_desc
+
+    monkeypatch.setattr(importlib.import_module("cityindex.audit"), "FLIP_BLOCK", 7)
 
     rng = np.random.default_rng(5)
     for _ in range(20):
