@@ -429,8 +429,11 @@ class RankFolder:
     - ``shift_counts``: histogram of sum_c |rank_c - reference_c| per scenario.
     Rows with (possible) ties go through the exact ``rank_desc`` path ("min" ties).
 
-    Within-group ranks follow from the overall order (:class:`_WithinRanks`): one integer
-    sort per scenario in all. Scores are folded in slices of about SLICE_ELEMENTS.
+    Within-group ranks follow from the overall order: one integer sort per scenario in all.
+    With numba (the default) each slice is folded by one compiled pass over the sorted keys
+    (:mod:`cityindex.kernels`, :meth:`_add_compiled`); otherwise by the numpy path
+    (:class:`_WithinRanks`, :meth:`_add_exact`, :meth:`_add_binned`), which gives the same
+    counts. Scores are folded in slices of about SLICE_ELEMENTS.
 
     Large indices (units^2 > EXACT_CELLS, or ``max_bins`` < units): ranks are counted in
     bins (:class:`BinnedRankHistogram`; bins split at ``tiers`` and, per partition, at
