@@ -24,14 +24,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["enabled", "fold_binned", "fold_exact", "group_labels", "packed_counters",
-           "sorted_keys"]
+__all__ = ["enabled", "fold_binned", "fold_exact", "group_labels", "jit", "packed_counters",
+           "sorted_keys", "switched_on"]
 
 
 def enabled() -> bool:
     """True when the compiled kernels are used (numba importable and not switched off by
     ``CITYINDEX_KERNELS=numpy``)."""
-    return os.environ.get("CITYINDEX_KERNELS", "numba") != "numpy" and _usable()
+    return switched_on() and _usable()
+
+
+def switched_on() -> bool:
+    """False when ``CITYINDEX_KERNELS=numpy`` asks for the numpy reference paths."""
+    return os.environ.get("CITYINDEX_KERNELS", "numba") != "numpy"
 
 
 @functools.cache
@@ -229,12 +234,18 @@ def _fold_binned(keys, mask, skip, lookup, counts, low, high, total, focus, near
                 ptotal[p, unit] += w
 
 
-@functools.cache
 def _compiled(name: str) -> Callable:
-    """The kernel compiled by numba (imported only here: ``import cityindex`` stays light)."""
+    """The kernel ``_name`` of this module compiled by numba."""
+    return jit(globals()[f"_{name}"])
+
+
+@functools.cache
+def jit(function: Callable) -> Callable:
+    """``function`` compiled by numba without the GIL (numba is imported only here:
+    ``import cityindex`` stays light); cached on disk where the package directory is
+    writable, else compiled once per process."""
     from numba import njit
 
-    function = globals()[f"_{name}"]
     try:  # compiled once per machine, then loaded from numba's on-disk cache
         return njit(nogil=True, cache=True)(function)
     except RuntimeError:  # no writable cache location (read-only install): compile per run

@@ -136,7 +136,9 @@ def _case(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("name,seed", [("ties", 1), ("ties", 5), ("ties", 10),
                                        ("correlated", 2), ("correlated", 3),
                                        ("singular", 0), ("singular", 5)])
-def test_matches_plain_reference_on_same_draws(name, seed):
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+def test_matches_plain_reference_on_same_draws(name, seed, kernels, monkeypatch):
+    monkeypatch.setenv("CITYINDEX_KERNELS", kernels)   # compiled and numpy pair maxima
     est, cov = _case(name, seed)
     z = _draws(cov, 200, seed=seed)
     for simultaneous in (False, True):
@@ -211,10 +213,13 @@ def test_pisa_2018_math_against_csranks_vignette():
     assert (two["lower"] == lower["lower"]).all() and (two["upper"] == upper["upper"]).all()
 
 
-def test_block_boundaries_do_not_change_the_sets(monkeypatch):
+@pytest.mark.parametrize("kernels", ["numba", "numpy"])
+def test_block_boundaries_do_not_change_the_sets(monkeypatch, kernels):
     """The stepdowns with the pairs in blocks of two rows (and single-row bootstrap blocks)
     still match the plain reference, every family and kind."""
     from cityindex.sensitivity import rankci_stream
+
+    monkeypatch.setenv("CITYINDEX_KERNELS", kernels)
 
     est, cov = _case("correlated", 3)
     z = _draws(cov, 120, seed=3)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from cityindex.sensitivity import pair_maxima
 from cityindex.sensitivity.rankci import ZERO_VARIANCE, _order_index
 from cityindex.streams import Stream, block_rng
 
@@ -120,13 +121,6 @@ def _block_pairs(est: np.ndarray, cov: Covariance, lo: int, hi: int
     return d, sigma, valid, t_hat
 
 
-def _t_star(z: np.ndarray, lo: int, hi: int, sigma: np.ndarray, valid: np.ndarray
-            ) -> np.ndarray:
-    """(draws, hi - lo, p): (z_k - z_j) / sigma_jk, -inf where nothing is tested."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(valid, (z[:, None, :] - z[:, lo:hi, None]) / sigma, -np.inf)
-
-
 def _quantile(stats: np.ndarray, coverage: float) -> np.ndarray:
     k = _order_index(stats.shape[0], coverage)
     return np.partition(stats, k, axis=0)[k]
@@ -138,7 +132,7 @@ def _blocks(p: int, rows: int) -> list[tuple[int, int]]:
 
 def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverage: float,
                   stepdown: bool = True, workers: int = 2,
-                  block_elements: int = BLOCK_ELEMENTS, kind: str = "two-sided"
+                  block_elements: int | None = None, kind: str = "two-sided"
                   ) -> StreamedSets:
     """Marginal and simultaneous confidence sets for the ranks of ``estimates`` given
     bootstrap draws ``z`` (n_boot, p): the sets of
@@ -150,10 +144,16 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
     two-sided marginal families; for a one-sided marginal kind it is not computed
     (``above``/``below`` are None)."""
     est = np.asarray(estimates, dtype=float)
+    block_elements = BLOCK_ELEMENTS if block_elements is None else block_elements
     both = kind == "two-sided"
     p, n_boot = est.size, z.shape[0]
-    sub = max(1, block_elements // max(1, n_boot * p))     # rows of j per bootstrap block
-    big = _blocks(p, max(sub, PAIR_ROWS // max(1, p)))      # rows per covariance block
+    # rows of j per bootstrap block: the numpy path holds n_boot x rows x p statistics, the
+    # compiled one n_boot x rows maxima and a few rows x p pair arrays
+    per_row = 2 * n_boot + 5 * p if pair_maxima.enabled() else n_boot * p
+    sub = max(1, block_elements // max(1, per_row))
+    # rows per covariance block: at most PAIR_ROWS pairs, and at least 4 blocks per worker
+    # (the threads share the blocks)
+    big = _blocks(p, max(1, min(PAIR_ROWS // max(1, p), -(-p // (4 * max(1, workers))))))
     m_lower = np.ones(p, dtype=np.int64)
     m_upper = np.full(p, p, dtype=np.int64)
 
@@ -167,15 +167,8 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
         where_t = np.full(n_boot, -np.inf)
         for lo, hi in _blocks(hi0 - lo0, sub):
             d, sigma, valid, t_hat = (a[lo:hi] for a in (d0, sigma0, valid0, t_hat0))
-            # (B, J, p): (z_k - z_j) / sigma_jk where tested, 0 elsewhere (sigma read as
-            # infinite: |r| = 0 never exceeds a tested pair's |r|, and never rejects)
-            r = _ratio(z, lo0 + lo, lo0 + hi, np.where(valid, sigma, np.inf))
-            if both:
-                a = np.abs(r)                     # both directions: max(t_jk, t_kj) = |r|
-            else:                                 # one direction: r (H_jk) or -r (H_kj)
-                a = np.where(valid, r if kind == "lower" else -r, -np.inf)
-            stat0, arg0, up0 = _marginal(r, a, d, sigma, valid, t_hat, lo0 + lo, p,
-                                         coverage, stepdown, m_lower, m_upper, kind)
+            stat0, arg0, up0 = _marginal(z, d, sigma, valid, t_hat, lo0 + lo, p, coverage,
+                                         stepdown, m_lower, m_upper, kind)
             if not both:
                 continue
             # the simultaneous family's first maximum over these rows, from the same maxima
@@ -212,20 +205,12 @@ def streamed_sets(estimates: np.ndarray, cov: Covariance, z: np.ndarray, coverag
                 lo0, hi0 = block
                 _, sigma0, valid0, t_hat0 = _block_pairs(est, cov, lo0, hi0)
                 m = zs.shape[0]
-                best = np.full(m, -np.inf)
-                where = np.zeros(m, dtype=np.int64)
-                where_t = np.full(m, -np.inf)
-                for lo, hi in _blocks(hi0 - lo0, max(1, block_elements // max(1, m * p))):
-                    active = valid0[lo:hi] & (t_hat0[lo:hi] <= c)
-                    t = _t_star(zs, lo0 + lo, lo0 + hi, sigma0[lo:hi], active)
-                    flat = t.reshape(m, -1)
-                    arg = flat.argmax(axis=1)
-                    value = flat[np.arange(m), arg]
-                    better = value > best
-                    best[better] = value[better]
-                    where[better] = arg[better] + (lo0 + lo) * p
-                    where_t[better] = t_hat0[lo:hi].reshape(-1)[arg[better]]
-                return best, where, where_t
+                best, index = pair_maxima.flat_maxima(
+                    zs, lo0, sigma0, valid0 & (t_hat0 <= c),
+                    max(1, block_elements // max(1, m * p)))
+                found = best > -np.inf
+                return (best, np.where(found, index + lo0 * p, 0),
+                        np.where(found, t_hat0.reshape(-1)[index], -np.inf))
 
             s2, w2, t2 = _merge(_map_plain(again, big, workers))
             stat[redo], where[redo], where_t[redo] = s2, w2, t2
@@ -251,10 +236,10 @@ def _exact(valid: np.ndarray, sigma: np.ndarray, lo: int, hi: int) -> np.ndarray
     return exact
 
 
-def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
-              valid: np.ndarray, t_hat: np.ndarray, lo: int, p: int, coverage: float,
-              stepdown: bool, m_lower: np.ndarray, m_upper: np.ndarray,
-              kind: str = "two-sided") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _marginal(z: np.ndarray, d: np.ndarray, sigma: np.ndarray, valid: np.ndarray,
+              t_hat: np.ndarray, lo: int, p: int, coverage: float, stepdown: bool,
+              m_lower: np.ndarray, m_upper: np.ndarray, kind: str = "two-sided"
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each unit's own family and stepdown (MRSW 2024; the family of ``kind``, see
     :mod:`cityindex.sensitivity.rankci`); returns the first step's per-draw maxima (value,
     k, direction) of each row.
@@ -263,20 +248,16 @@ def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
     (statistic -r, estimate -t_hat); those rejected after each step are exactly the ones whose
     estimate exceeds the unit's current critical value c_j, so the state is c_j; a draw's
     maximum is recomputed only when the hypothesis attaining it was just rejected.
-    ``a`` is the first step's statistic: |r| for two-sided families (0 where nothing is
-    tested), r ("lower": H_jk only) or -r ("upper": H_kj only), -inf where nothing is tested.
+    The maxima come from :mod:`cityindex.sensitivity.pair_maxima` (the statistics of the
+    draws ``z``, never all held at once).
     """
     use_up = kind in ("two-sided", "lower")      # H_jk: is k above j?
     use_down = kind in ("two-sided", "upper")    # H_kj: is k below j?
-    rows = r.shape[1]
+    rows = d.shape[0]
     hi = lo + rows
-    arg = a.argmax(axis=2)                                # (B, J)
-    stat = np.take_along_axis(a, arg[:, :, None], axis=2)[:, :, 0]
+    sig_inf = np.where(valid, sigma, np.inf)     # untested pairs: r = 0, never a maximum
+    stat, arg, up = pair_maxima.first_maxima(z, lo, sig_inf, kind)
     jj = np.arange(rows)
-    if use_up and use_down:    # the maximiser's direction
-        up = np.take_along_axis(r, arg[:, :, None], axis=2)[:, :, 0] >= 0
-    else:
-        up = np.full(arg.shape, use_up)
     first = (stat.copy(), arg.copy(), up.copy())
     c = np.full(rows, np.inf)
     while True:
@@ -294,15 +275,8 @@ def _marginal(r: np.ndarray, a: np.ndarray, d: np.ndarray, sigma: np.ndarray,
         est = np.where(up, t_hat[jj[None, :], arg], -t_hat[jj[None, :], arg])
         b_idx, j_idx = np.nonzero(est > c[None, :])        # maximiser rejected: redo
         if b_idx.size:
-            rr = r[b_idx, j_idx]                          # (redo, p)
-            th, vv, cc = t_hat[j_idx], valid[j_idx], c[j_idx][:, None]
-            v_up = np.where(vv & (th <= cc) & use_up, rr, -np.inf)
-            v_down = np.where(vv & (-th <= cc) & use_down, -rr, -np.inf)
-            best_up, best_down = v_up.max(axis=1), v_down.max(axis=1)
-            take_up = best_up >= best_down
-            stat[b_idx, j_idx] = np.where(take_up, best_up, best_down)
-            arg[b_idx, j_idx] = np.where(take_up, v_up.argmax(axis=1), v_down.argmax(axis=1))
-            up[b_idx, j_idx] = take_up
+            pair_maxima.redo_maxima(z, lo, b_idx, j_idx, sig_inf, t_hat, c, use_up, use_down,
+                                    stat, arg, up)
     exact = _exact(valid, sigma, lo, hi)
     above = (use_up & valid & (t_hat > c[:, None])) | (exact & (d > 0))
     below = (use_down & valid & (-t_hat > c[:, None])) | (exact & (d < 0))
@@ -317,14 +291,6 @@ def _active_any(valid: np.ndarray, t_hat: np.ndarray, c: np.ndarray, use_up: boo
     with -t_hat <= c_j)."""
     return (valid & ((use_up & (t_hat <= c[:, None]))
                      | (use_down & (-t_hat <= c[:, None])))).any(axis=1)
-
-
-def _ratio(z: np.ndarray, lo: int, hi: int, sigma: np.ndarray) -> np.ndarray:
-    """(draws, hi - lo, p): (z_k - z_j) / sigma_jk, undefined where sigma = 0."""
-    out = np.subtract(z[:, None, :], z[:, lo:hi, None])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        np.divide(out, sigma, out=out)
-    return out
 
 
 def _any_between(est: np.ndarray, cov: Covariance, blocks: list[tuple[int, int]],

@@ -1,0 +1,255 @@
+"""Per-draw maxima of the pairwise bootstrap statistics behind the rank confidence sets.
+
+The stepdowns of :mod:`cityindex.sensitivity.rankci_stream` need, for each bootstrap draw
+z (a row of ``z``) and unit j, the largest statistic r_jk = (z_k - z_j) / sigma_jk over the
+hypotheses still in j's family, and which k attains it. That is O(n_boot x p) work per unit
+and dominates the sets' cost (O(n_boot x p^2)). In numpy it takes (n_boot, rows, p)
+temporaries and some eight passes over them; the compiled kernels here (numba, as
+:mod:`cityindex.kernels`) make one pass and hold nothing but the maxima. Both paths do the
+same float64 operations in the same order and keep the first maximiser on ties (numpy's
+argmax), so they return identical values (tests/test_pair_maxima.py; the kernels' self-test
+compares them on a small case before first use and falls back to numpy, with a warning, if
+they disagree). ``CITYINDEX_KERNELS=numpy`` selects the numpy paths.
+
+``sigma`` is the (rows, p) block of standard errors of the differences with +inf where a
+pair is not tested (itself, or a difference known exactly): r is then 0 there, which never
+exceeds a tested |r| in a two-sided family, and such pairs are skipped in one-sided ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+
+from cityindex import kernels
+
+KINDS = {"two-sided": 0, "lower": 1, "upper": 2}
+TILE = 1 << 15          # pair statistics per tile of rows in the compiled flat maxima
+
+
+def enabled() -> bool:
+    """True when the compiled kernels are used (see module docstring)."""
+    return kernels.switched_on() and _usable()
+
+
+@functools.cache
+def _usable() -> bool:
+    if not kernels.enabled():
+        return False
+    try:
+        _self_test()
+    except Exception as error:  # a compiler failure or a disagreement: fall back, loudly
+        warnings.warn(f"cityindex: compiled pair maxima unavailable ({type(error).__name__}: "
+                      f"{error}); using the numpy path (same results, slower)", stacklevel=2)
+        return False
+    return True
+
+
+def _self_test() -> None:
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((7, 5))
+    sigma = rng.uniform(0.5, 2.0, (3, 5))
+    sigma[0, 1] = sigma[1, 2] = sigma[2, 3] = np.inf
+    for kind in KINDS:
+        got = _first_compiled(z, 1, sigma, kind)
+        want = _first_numpy(z, 1, sigma, kind)
+        if not all(np.array_equal(a, b) for a, b in zip(got, want, strict=True)):
+            raise RuntimeError(f"compiled and numpy first maxima differ ({kind})")
+
+
+# -- first maxima: every hypothesis of each unit's family ---------------------------------
+
+def first_maxima(z: np.ndarray, lo: int, sigma: np.ndarray, kind: str
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For draws ``z`` (n_boot, p) and units lo .. lo + rows (``sigma`` their rows): per
+    draw and unit, (n_boot, rows) arrays of the family's largest statistic, the k attaining
+    it (first on ties) and its direction (True: H_jk, "k above j", r >= 0; False: H_kj).
+    The statistic is |r| for "two-sided", r over tested pairs for "lower" (H_jk only) and
+    -r for "upper" (H_kj only); -inf when the family is empty."""
+    if enabled():
+        return _first_compiled(z, lo, sigma, kind)
+    return _first_numpy(z, lo, sigma, kind)
+
+
+def _first_numpy(z, lo, sigma, kind):
+    rows = sigma.shape[0]
+    r = np.subtract(z[:, None, :], z[:, lo:lo + rows, None])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(r, sigma, out=r)
+    if kind == "two-sided":
+        a = np.abs(r)
+    else:
+        a = np.where(np.isfinite(sigma), r if kind == "lower" else -r, -np.inf)
+    arg = a.argmax(axis=2)
+    stat = np.take_along_axis(a, arg[:, :, None], axis=2)[:, :, 0]
+    if kind == "two-sided":
+        up = np.take_along_axis(r, arg[:, :, None], axis=2)[:, :, 0] >= 0
+    else:
+        up = np.full(arg.shape, kind == "lower")
+    return stat, arg, up
+
+
+def _first_compiled(z, lo, sigma, kind):
+    n_boot, rows = z.shape[0], sigma.shape[0]
+    stat = np.empty((n_boot, rows))
+    arg = np.empty((n_boot, rows), dtype=np.int64)
+    up = np.empty((n_boot, rows), dtype=np.bool_)
+    kernels.jit(_first_kernel)(np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
+                               np.ascontiguousarray(sigma, dtype=np.float64),
+                               np.int64(KINDS[kind]), stat, arg, up)
+    return stat, arg, up
+
+
+def _first_kernel(z, lo, sigma, kind, stat, arg, up):  # pragma: no cover
+    n_boot, p = z.shape
+    rows = sigma.shape[0]
+    for b in range(n_boot):        # one draw's row of z stays in cache across the rows j
+        for j in range(rows):
+            zj = z[b, lo + j]
+            best = -np.inf
+            where = 0
+            sign = kind != 2
+            for k in range(p):
+                s = sigma[j, k]
+                r = (z[b, k] - zj) / s
+                if kind == 0:
+                    a = abs(r)
+                elif s == np.inf:
+                    continue
+                elif kind == 1:
+                    a = r
+                else:
+                    a = -r
+                if a > best:
+                    best = a
+                    where = k
+                    if kind == 0:
+                        sign = r >= 0
+            stat[b, j] = best
+            arg[b, j] = where
+            up[b, j] = sign
+
+
+# -- redone maxima: a unit's family after its stepdown rejected some hypotheses -----------
+
+def redo_maxima(z: np.ndarray, lo: int, b_idx: np.ndarray, j_idx: np.ndarray,
+                sigma: np.ndarray, t_hat: np.ndarray, c: np.ndarray, use_up: bool,
+                use_down: bool, stat: np.ndarray, arg: np.ndarray, up: np.ndarray) -> None:
+    """Recompute ``stat``, ``arg`` and ``up`` (as :func:`first_maxima`) at the cells
+    (b_idx, j_idx) over the hypotheses unit j still tests: H_jk (statistic r) where
+    t_hat_jk <= c_j and ``use_up``, H_kj (statistic -r) where -t_hat_jk <= c_j and
+    ``use_down``; on a tie between the directions H_jk is kept.
+
+    The compiled path visits only the pairs still tested (after the first steps, mostly a
+    unit's near neighbours), in increasing k as numpy's argmax does."""
+    if enabled():
+        cc = c[:, None]
+        keep = np.isfinite(sigma) & ((use_up & (t_hat <= cc)) | (use_down & (-t_hat <= cc)))
+        rows, cols = np.nonzero(keep)
+        start = np.searchsorted(rows, np.arange(sigma.shape[0] + 1))
+        kernels.jit(_redo_kernel)(
+            np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
+            b_idx.astype(np.int64), j_idx.astype(np.int64), start, cols,
+            np.ascontiguousarray(sigma, dtype=np.float64),
+            np.ascontiguousarray(t_hat, dtype=np.float64), c.astype(np.float64),
+            bool(use_up), bool(use_down), stat, arg, up)
+        return
+    rr = np.subtract(z[b_idx], z[b_idx, lo + j_idx][:, None])
+    s = sigma[j_idx]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(rr, s, out=rr)
+    tested, th, cc = np.isfinite(s), t_hat[j_idx], c[j_idx][:, None]
+    v_up = np.where(tested & (th <= cc) & use_up, rr, -np.inf)
+    v_down = np.where(tested & (-th <= cc) & use_down, -rr, -np.inf)
+    best_up, best_down = v_up.max(axis=1), v_down.max(axis=1)
+    take_up = best_up >= best_down
+    stat[b_idx, j_idx] = np.where(take_up, best_up, best_down)
+    arg[b_idx, j_idx] = np.where(take_up, v_up.argmax(axis=1), v_down.argmax(axis=1))
+    up[b_idx, j_idx] = take_up
+
+
+def _redo_kernel(z, lo, b_idx, j_idx, start, cols, sigma, t_hat, c, use_up, use_down, stat,
+                 arg, up):  # pragma: no cover
+    # row j's tested pairs: cols[start[j]:start[j + 1]], increasing
+    for i in range(b_idx.size):
+        b = b_idx[i]
+        j = j_idx[i]
+        cj = c[j]
+        zj = z[b, lo + j]
+        best_up = -np.inf
+        arg_up = 0
+        best_down = -np.inf
+        arg_down = 0
+        for q in range(start[j], start[j + 1]):
+            k = cols[q]
+            r = (z[b, k] - zj) / sigma[j, k]
+            th = t_hat[j, k]
+            if use_up and th <= cj and r > best_up:
+                best_up = r
+                arg_up = k
+            if use_down and -th <= cj and -r > best_down:
+                best_down = -r
+                arg_down = k
+        if best_up >= best_down:
+            stat[b, j] = best_up
+            arg[b, j] = arg_up
+            up[b, j] = True
+        else:
+            stat[b, j] = best_down
+            arg[b, j] = arg_down
+            up[b, j] = False
+
+
+# -- flat maxima: the simultaneous family over a block of rows ----------------------------
+
+def flat_maxima(z: np.ndarray, lo: int, sigma: np.ndarray, active: np.ndarray,
+                rows_per_block: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per draw of ``z`` (m, p): the largest r_jk = (z_k - z_j) / sigma_jk over the
+    ``active`` pairs of units lo .. lo + rows (``sigma``, ``active``: their rows) and its
+    flat index j * p + k within the block (the first in row-major order on ties); -inf
+    and 0 when no pair is active. ``rows_per_block`` bounds the numpy path's temporaries."""
+    m, p = z.shape[0], z.shape[1]
+    rows = sigma.shape[0]
+    value = np.full(m, -np.inf)
+    index = np.zeros(m, dtype=np.int64)
+    if enabled():
+        kernels.jit(_flat_kernel)(np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
+                                  np.ascontiguousarray(sigma, dtype=np.float64),
+                                  np.ascontiguousarray(active, dtype=np.bool_),
+                                  np.int64(max(1, TILE // max(1, p))), value, index)
+        return value, index
+    for start in range(0, rows, rows_per_block):
+        stop = min(rows, start + rows_per_block)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(active[start:stop],
+                         (z[:, None, :] - z[:, lo + start:lo + stop, None]) / sigma[start:stop],
+                         -np.inf)
+        flat = t.reshape(m, -1)
+        arg = flat.argmax(axis=1)
+        v = flat[np.arange(m), arg]
+        better = v > value
+        value[better] = v[better]
+        index[better] = arg[better] + start * p
+    return value, index
+
+
+def _flat_kernel(z, lo, sigma, active, tile, value, index):  # pragma: no cover
+    m, p = z.shape
+    rows = sigma.shape[0]
+    for start in range(0, rows, tile):     # a tile of rows stays in cache across the draws
+        stop = min(rows, start + tile)
+        for b in range(m):
+            best = value[b]
+            where = index[b]
+            for j in range(start, stop):
+                zj = z[b, lo + j]
+                for k in range(p):
+                    if active[j, k]:
+                        v = (z[b, k] - zj) / sigma[j, k]
+                        if v > best:
+                            best = v
+                            where = j * p + k
+            value[b] = best
+            index[b] = where
