@@ -123,8 +123,8 @@ def test_rank_sets_identical_under_both_paths(monkeypatch, kind):
 
     def sets():
         s = streamed_sets(est, cov, z, 0.9, kind=kind, block_elements=300 * 7)
-        return tuple(a for a in (s.marginal_lower, s.marginal_upper, s.above, s.below)
-                     if a is not None) + (np.array([s.steps]),)
+        bounds = (s.marginal_lower, s.marginal_upper, s.above, s.below)
+        return (*(a for a in bounds if a is not None), np.array([s.steps]))
 
     compiled, reference = _paths(monkeypatch, sets)
     _same(compiled, reference)
