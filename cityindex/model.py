@@ -142,12 +142,16 @@ class NoiseSettings:
 
 @dataclass(frozen=True)
 class RankCISettings:
-    """Confidence sets for ranks (from the noise bootstrap's covariance)."""
+    """Confidence sets for ranks (from the noise bootstrap's covariance). ``enabled`` =
+    False keeps the noise bootstrap but skips the sets in :meth:`Study.run` (they cost
+    O(n_boot x units^2): minutes from a few thousand units)."""
 
     coverage: float = 0.95
     n_boot: int = 1000
+    enabled: bool = True
 
     def __post_init__(self) -> None:
+        _flag(self.enabled, "rank_ci.enabled", "[rank_ci].enabled")
         _set(self, "coverage", _number(self.coverage, "rank_ci.coverage", "[rank_ci].coverage",
                                        "a number in (0, 1)", lambda v: 0 < v < 1))
         _integer(self.n_boot, "rank_ci.n_boot", "[rank_ci].n_boot", "an integer >= 100",
@@ -356,7 +360,7 @@ class UncertaintyModel:
         counts = {"samples": self.samples,
                   "sobol.n": self.sobol.n if self.sobol else 0,
                   "noise.replicates": self.noise.replicates if self.noise else 0,
-                  "rank_ci.n_boot": self.rank_ci.n_boot if self.noise else 0,
+                  "rank_ci.n_boot": self.rank_ci.n_boot if self.runs_rank_ci else 0,
                   "resample.replicates": self.resample.replicates if self.resample else 0}
         for (argument, key), limit in LARGE_LIMITS.items():
             if counts[argument] > limit:
@@ -370,6 +374,11 @@ class UncertaintyModel:
         if self.extremes is None:
             return None
         return self.delta if self.extremes.delta is None else self.extremes.delta
+
+    @property
+    def runs_rank_ci(self) -> bool:
+        """Does a full run compute the rank confidence sets (noise on, sets not disabled)?"""
+        return self.noise is not None and self.rank_ci.enabled
 
     @property
     def has_alternatives(self) -> bool:
@@ -428,7 +437,7 @@ class UncertaintyModel:
                                   for k, m in self.noise.models.items()}}
                       if self.noise else {"enabled": False}),
             "rank_ci": ({"coverage": self.rank_ci.coverage, "n_boot": self.rank_ci.n_boot}
-                        if self.noise else {"enabled": False}),
+                        if self.runs_rank_ci else {"enabled": False}),
             "resample": ({"enabled": True, "replicates": self.resample.replicates}
                          if self.resample else {"enabled": False}),
             "construction": (

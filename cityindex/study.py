@@ -234,7 +234,8 @@ class Study:
         # the noise and sample lenses
         if m.noise:
             noise = step("noise", self.noise)
-            step("rank_ci", lambda: self.rank_ci(noise=noise))
+            if m.runs_rank_ci:
+                step("rank_ci", lambda: self.rank_ci(noise=noise))
         if m.resample:
             step("resample", self.resample)
         # the combined lens: the JRC-style joint run, when the model lists alternatives

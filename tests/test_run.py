@@ -181,6 +181,8 @@ def test_unknown_noise_indicator_fails_before_any_work(runfile, tmp_path):
     ("[sobol]\nenabled = true\nleave_one_out_none = 1.0\n",
      "[sobol].leave_one_out_none: found 1.0; expected a probability in [0, 1)"),
     ("[combined]\nsamplez = 5\n", "[combined].samplez: unknown key (did you mean 'samples'?)"),
+    ('[noise]\nsearch = { model = "grid" }\n[rank_ci]\nenabled = "no"\n',
+     "[rank_ci].enabled: found 'no'; expected true or false"),
     ("[combined]\nsamples = 0\n", "[combined].samples: found 0"),
 ])
 def test_lens_sections_are_checked(runfile, extra, message):
@@ -206,3 +208,17 @@ def test_lens_sections_reach_the_model(runfile):
     norm, agg = model.construction_probabilities
     assert dict(norm) == {"published": 0.5, "minmax": 0.5}   # equal odds over the choices
     assert dict(agg) == {"arithmetic": 0.25, "geometric": 0.75}
+
+
+def test_rank_sets_can_be_switched_off_with_the_noise_kept(runfile, tmp_path):
+    runfile.write_text(RUN.replace("samples = 6000", "samples = 500")
+                       + '[noise]\nreplicates = 100\nsearch = { model = "grid" }\n'
+                       "[rank_ci]\nenabled = false\nn_boot = 5000000\n", encoding="utf-8")
+    model = load_runfile(runfile).model
+    # off: no sets, and their (otherwise refused) draw count is not checked
+    assert not model.runs_rank_ci and model.noise is not None
+    out = tmp_path / "out"
+    assert main(["run", str(runfile), "--out", str(out)]) == 0
+    assert (out / "noise.csv").exists() and not (out / "rank_ci.csv").exists()
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["run"]["rank_ci"] == {"enabled": False}

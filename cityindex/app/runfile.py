@@ -22,7 +22,8 @@ Schema (a contract: extend, don't change)::
     [noise]          replicates; <indicator> = { model = none|rounding|grid|normal|lognormal,
                      sd, cv }
     [resample]       enabled, replicates
-    [rank_ci]        coverage, n_boot (confidence sets from the [noise] covariance)
+    [rank_ci]        enabled (default true), coverage, n_boot (confidence sets from the
+                     [noise] covariance)
     [construction]   montecarlo (the construction lens's Monte Carlo), samples,
                      normalisation = { choice = probability, ... }, aggregation = { ... },
                      leave_one_out (probability of leaving one indicator out)
@@ -68,7 +69,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "importance": ("enabled", "bandwidth"),
     "noise": ("replicates",),           # plus one key per indicator, checked against the spec
     "resample": ("enabled", "replicates"),
-    "rank_ci": ("coverage", "n_boot"),
+    "rank_ci": ("enabled", "coverage", "n_boot"),
     "construction": ("montecarlo", "samples", "normalisation", "aggregation", "leave_one_out"),
     "combined": ("enabled", "samples"),
 }
