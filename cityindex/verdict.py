@@ -271,4 +271,7 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
     out["verdicts"] = (
         "Verdicts, the first that applies: "
         + " + ".join(f"{counts[v]} {v}" for v in VERDICTS) + f" = {n} {noun}.")
+    if rank_ci is None:
+        out["verdicts"] += (" Noise-limited was not judged: this run computed no rank "
+                            "confidence sets (they need [noise], with [rank_ci] enabled).")
     return out

@@ -222,3 +222,7 @@ def test_rank_sets_can_be_switched_off_with_the_noise_kept(runfile, tmp_path):
     assert (out / "noise.csv").exists() and not (out / "rank_ci.csv").exists()
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["run"]["rank_ci"] == {"enabled": False}
+    # the verdicts say that the noise lens was not judged, not that nothing is noise-limited
+    assert "Noise-limited was not judged" in (out / "summary.json").read_text(encoding="utf-8")
+    assert "not judged: this run computed no rank" in (out / "index.html").read_text(
+        encoding="utf-8")

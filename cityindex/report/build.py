@@ -106,22 +106,24 @@ def _tiles(summary: dict, noun: str) -> str:
             "noise-limited": "95% rank confidence set under measurement noise crosses a tier",
             "construction-sensitive": "a named alternative construction changes the tier",
             "robust": "none of the three"}
+    if summary["run"]["rank_ci"] == {"enabled": False}:
+        what["noise-limited"] = "not judged: this run computed no rank confidence sets"
     parts = []
     for verdict, n in v.items():
         parts.append(
             f"<button type='button' class='tile verdict-{verdict}' "
             f"data-filter-verdict='{verdict}' title='show these in the verdict table'>"
-            f"<b>{n}</b><span class='name'>{verdict}</span>"
+            f"<b>{n:,}</b><span class='name'>{verdict}</span>"
             f"<span class='lens'>{VERDICT_LENS_NOTE[verdict]}</span>"
             f"<span class='what'>{html.escape(what[verdict])}</span></button>")
-    parts.append(f"<div class='tile sum'><b>= {total}</b><span class='name'>{noun}</span>"
+    parts.append(f"<div class='tile sum'><b>= {total:,}</b><span class='name'>{noun}</span>"
                  "<span class='lens'>one verdict each, the first that applies</span></div>")
     rep = summary["reproduction"]
     errata = len(summary["verdicts"]["erratum_units"])
-    parts.append(f"<div class='tile audit'><b>{rep['inconsistencies']}</b>"
+    parts.append(f"<div class='tile audit'><b>{rep['inconsistencies']:,}</b>"
                  "<span class='name'>inconsistencies in the report</span>"
                  "<span class='lens'>reproduction audit (not a lens)</span>"
-                 f"<span class='what'>{errata} {noun} with numbers the audit contradicts "
+                 f"<span class='what'>{errata:,} {noun} with numbers the audit contradicts "
                  "(marked “erratum” in the table)</span></div>")
     return f"<div class='tiles'>{''.join(parts)}</div>"
 
