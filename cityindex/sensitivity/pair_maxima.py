@@ -26,7 +26,7 @@ import numpy as np
 from cityindex import kernels
 
 KINDS = {"two-sided": 0, "lower": 1, "upper": 2}
-TILE = 1 << 15          # pair statistics per tile of rows in the compiled flat maxima
+TILE = 1 << 15          # pairs per tile of rows in the compiled kernels (256 KiB of sigma)
 
 
 def enabled() -> bool:
@@ -96,40 +96,43 @@ def _first_compiled(z, lo, sigma, kind):
     stat = np.empty((n_boot, rows))
     arg = np.empty((n_boot, rows), dtype=np.int64)
     up = np.empty((n_boot, rows), dtype=np.bool_)
+    tile = max(1, TILE // max(1, z.shape[1]))
     kernels.jit(_first_kernel)(np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
                                np.ascontiguousarray(sigma, dtype=np.float64),
-                               np.int64(KINDS[kind]), stat, arg, up)
+                               np.int64(KINDS[kind]), np.int64(tile), stat, arg, up)
     return stat, arg, up
 
 
-def _first_kernel(z, lo, sigma, kind, stat, arg, up):  # pragma: no cover
+def _first_kernel(z, lo, sigma, kind, tile, stat, arg, up):  # pragma: no cover
     n_boot, p = z.shape
     rows = sigma.shape[0]
-    for b in range(n_boot):        # one draw's row of z stays in cache across the rows j
-        for j in range(rows):
-            zj = z[b, lo + j]
-            best = -np.inf
-            where = 0
-            sign = kind != 2
-            for k in range(p):
-                s = sigma[j, k]
-                r = (z[b, k] - zj) / s
-                if kind == 0:
-                    a = abs(r)
-                elif s == np.inf:
-                    continue
-                elif kind == 1:
-                    a = r
-                else:
-                    a = -r
-                if a > best:
-                    best = a
-                    where = k
+    for start in range(0, rows, tile):   # a tile of sigma's rows stays in cache ...
+        stop = min(rows, start + tile)
+        for b in range(n_boot):          # ... across the draws
+            for j in range(start, stop):
+                zj = z[b, lo + j]
+                best = -np.inf
+                where = 0
+                sign = kind != 2
+                for k in range(p):
+                    s = sigma[j, k]
+                    r = (z[b, k] - zj) / s
                     if kind == 0:
-                        sign = r >= 0
-            stat[b, j] = best
-            arg[b, j] = where
-            up[b, j] = sign
+                        a = abs(r)
+                    elif s == np.inf:
+                        continue
+                    elif kind == 1:
+                        a = r
+                    else:
+                        a = -r
+                    if a > best:
+                        best = a
+                        where = k
+                        if kind == 0:
+                            sign = r >= 0
+                stat[b, j] = best
+                arg[b, j] = where
+                up[b, j] = sign
 
 
 # -- redone maxima: a unit's family after its stepdown rejected some hypotheses -----------
@@ -146,15 +149,16 @@ def redo_maxima(z: np.ndarray, lo: int, b_idx: np.ndarray, j_idx: np.ndarray,
     unit's near neighbours), in increasing k as numpy's argmax does."""
     if enabled():
         cc = c[:, None]
-        keep = np.isfinite(sigma) & ((use_up & (t_hat <= cc)) | (use_down & (-t_hat <= cc)))
-        rows, cols = np.nonzero(keep)
-        start = np.searchsorted(rows, np.arange(sigma.shape[0] + 1))
+        tested = np.isfinite(sigma)
+        # each direction's pairs still tested, row by row (CSR, k increasing), with their
+        # sigma beside them: the kernel reads z[b, k] and nothing else per pair
+        up_rows = _csr(tested & (t_hat <= cc) if use_up else np.zeros_like(tested), sigma)
+        down_rows = _csr(tested & (-t_hat <= cc) if use_down else np.zeros_like(tested),
+                         sigma)
         kernels.jit(_redo_kernel)(
             np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
-            b_idx.astype(np.int64), j_idx.astype(np.int64), start, cols,
-            np.ascontiguousarray(sigma, dtype=np.float64),
-            np.ascontiguousarray(t_hat, dtype=np.float64), c.astype(np.float64),
-            bool(use_up), bool(use_down), stat, arg, up)
+            b_idx.astype(np.int64), j_idx.astype(np.int64), *up_rows, *down_rows,
+            stat, arg, up)
         return
     rr = np.subtract(z[b_idx], z[b_idx, lo + j_idx][:, None])
     s = sigma[j_idx]
@@ -170,28 +174,32 @@ def redo_maxima(z: np.ndarray, lo: int, b_idx: np.ndarray, j_idx: np.ndarray,
     up[b_idx, j_idx] = take_up
 
 
-def _redo_kernel(z, lo, b_idx, j_idx, start, cols, sigma, t_hat, c, use_up, use_down, stat,
-                 arg, up):  # pragma: no cover
-    # row j's tested pairs: cols[start[j]:start[j + 1]], increasing
+def _csr(keep: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row starts, columns and sigma values of the True cells of ``keep`` (rows x p)."""
+    rows, cols = np.nonzero(keep)
+    return np.searchsorted(rows, np.arange(keep.shape[0] + 1)), cols, sigma[rows, cols]
+
+
+def _redo_kernel(z, lo, b_idx, j_idx, up_start, up_cols, up_sigma, down_start, down_cols,
+                 down_sigma, stat, arg, up):  # pragma: no cover
     for i in range(b_idx.size):
         b = b_idx[i]
         j = j_idx[i]
-        cj = c[j]
         zj = z[b, lo + j]
         best_up = -np.inf
         arg_up = 0
+        for q in range(up_start[j], up_start[j + 1]):    # H_jk: statistic r
+            r = (z[b, up_cols[q]] - zj) / up_sigma[q]
+            if r > best_up:
+                best_up = r
+                arg_up = up_cols[q]
         best_down = -np.inf
         arg_down = 0
-        for q in range(start[j], start[j + 1]):
-            k = cols[q]
-            r = (z[b, k] - zj) / sigma[j, k]
-            th = t_hat[j, k]
-            if use_up and th <= cj and r > best_up:
-                best_up = r
-                arg_up = k
-            if use_down and -th <= cj and -r > best_down:
-                best_down = -r
-                arg_down = k
+        for q in range(down_start[j], down_start[j + 1]):  # H_kj: statistic -r
+            r = -((z[b, down_cols[q]] - zj) / down_sigma[q])
+            if r > best_down:
+                best_down = r
+                arg_down = down_cols[q]
         if best_up >= best_down:
             stat[b, j] = best_up
             arg[b, j] = arg_up
