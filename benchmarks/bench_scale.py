@@ -67,7 +67,7 @@ import numpy as np
 sys.path.insert(0, sys.argv[1])
 import cityindex as ci
 from cityindex.sensitivity import montecarlo
-from cityindex.sensitivity.backends import run_chunks
+from cityindex.sensitivity.backends import default_chunk_blocks, run_chunks
 from cityindex.sensitivity.engine import IndexModel
 from cityindex.sensitivity.sampler import ScenarioSampler
 ds = ci.load_dataset(sys.argv[2]); n = int(sys.argv[3]); kind = sys.argv[4]
@@ -77,8 +77,9 @@ if kind == "baseline":  # draw + score + one argsort per scenario, same threads,
     scorer = IndexModel(ds, model.normalisations, model.aggregations, model.geometric_offset)
     class Nothing:
         def merge(self, other): pass
+    chunk = default_chunk_blocks(sampler.n_blocks, 2)  # as the Monte Carlo's own tasks
     def work(start, acc=None):
-        for b in range(start, min(start + 8, sampler.n_blocks)):
+        for b in range(start, min(start + chunk, sampler.n_blocks)):
             sc = sampler.block(b)
             rows = max(1, (1 << 19) // ds.n_units)
             for lo in range(0, len(sc), rows):
@@ -87,7 +88,7 @@ if kind == "baseline":  # draw + score + one argsort per scenario, same threads,
                 np.argsort(-s, axis=1)
         return acc or Nothing(), 0
     t = time.perf_counter()
-    run_chunks(work, Nothing, range(0, sampler.n_blocks, 8), lambda _: None, 2)
+    run_chunks(work, Nothing, range(0, sampler.n_blocks, chunk), lambda _: None, 2)
     dt = time.perf_counter() - t
 else:
     # warm-up: the compiled kernels load from numba's cache (or compile) once per process

@@ -62,6 +62,20 @@ def test_chunk_size_and_workers_do_not_change_results(dataset):
     np.testing.assert_array_equal(a.folder.shift_counts, b.folder.shift_counts)
     for x, y in zip(a.folder.partition_counts, b.folder.partition_counts):
         np.testing.assert_array_equal(x, y)
+    # the default chunking (one block per task here: five blocks over two workers)
+    c = run_montecarlo(dataset, cfg, SEED, workers=2)
+    np.testing.assert_array_equal(a.folder.overall.counts, c.folder.overall.counts)
+    np.testing.assert_array_equal(a.folder.shift_counts, c.folder.shift_counts)
+
+
+def test_default_chunks_keep_every_local_worker_busy():
+    from cityindex.sensitivity.backends import CHUNK_BLOCKS, default_chunk_blocks
+
+    assert default_chunk_blocks(489, 2) == CHUNK_BLOCKS      # 10^6 scenarios: full tasks
+    assert default_chunk_blocks(5, 2) == 1                   # 10^4: five tasks, not one
+    assert default_chunk_blocks(20, 2) == 5                  # four tasks for two workers
+    assert default_chunk_blocks(1, 4) == 1
+    assert default_chunk_blocks(5, 2, "dask") == CHUNK_BLOCKS  # each Dask task returns counts
 
 
 def brute_force_probabilities(x: np.ndarray, grid: int = 200001) -> np.ndarray:

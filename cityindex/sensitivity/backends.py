@@ -64,6 +64,21 @@ class Backend:
 Work = Callable[[int, Any], tuple]   # work(start, accumulator or None) -> (acc, *extras)
 
 
+CHUNK_BLOCKS = 8   # sampler blocks per task, at most
+
+
+def default_chunk_blocks(n_blocks: int, workers: int,
+                         backend: Backend | str | None = None) -> int:
+    """Blocks per task when the caller gives none: CHUNK_BLOCKS, fewer when that would
+    leave a local worker idle (at least two tasks per worker thread: 10^4 scenarios of a
+    large index are five blocks, which in one task ran on one core). Local workers keep one
+    accumulator each, so smaller tasks cost no memory; Dask tasks each return one, so they
+    keep CHUNK_BLOCKS. Results do not depend on the chunking."""
+    if Backend.of(backend).kind == "dask":
+        return CHUNK_BLOCKS
+    return max(1, min(CHUNK_BLOCKS, n_blocks // (2 * max(1, workers))))
+
+
 def run_chunks(work: Work, new: Callable[[], Any], starts: Iterable[int],
                done: Callable[..., None], workers: int = 2,
                backend: Backend | str | None = None) -> Any:

@@ -34,7 +34,7 @@ from cityindex.data import Dataset
 from cityindex.model import OWN_AGGREGATIONS, OWN_NORMALISATIONS, UncertaintyModel
 from cityindex.rank import RankFolder, RankHistogram, rank_desc
 from cityindex.result import Result
-from cityindex.sensitivity.backends import Backend, run_chunks
+from cityindex.sensitivity.backends import Backend, default_chunk_blocks, run_chunks
 from cityindex.sensitivity.engine import (
     Group,
     IndexModel,
@@ -183,7 +183,8 @@ def run_montecarlo(ds: Dataset, model: UncertaintyModel, seed: int, samples: int
     base = nominal_scores(ds).to_numpy()
     nominal = nominal_ranks(ds)
     nominal_group = [rank_desc(base[g.members]) for g in groups]
-    chunk_blocks = max(1, chunk_blocks or 8)
+    if chunk_blocks is None:
+        chunk_blocks = default_chunk_blocks(sampler.n_blocks, workers, backend)
     # score thresholds hold on the index's own scale: under another normalisation, tiers go
     # by rank position (engine.tiers_of)
     own_scale = set(norms) <= {"published"}
