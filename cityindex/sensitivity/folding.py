@@ -31,6 +31,7 @@ from cityindex.sensitivity.engine import (
 from cityindex.sensitivity.sampler import Scenarios
 
 SCORE_ELEMENTS = 1 << 19   # scores computed at a time for one block (4 MiB)
+FOLD_ELEMENTS = 1 << 21    # scores folded at a time (rank.BINNED_SLICE_ELEMENTS)
 
 
 def bin_options(ds: Dataset, max_bins: int | None = None) -> dict:
@@ -61,14 +62,23 @@ def rank_folder(ds: Dataset, reference: np.ndarray | None = None,
 
 def fold_scenarios(folder: RankFolder, scorer: IndexModel, sc: Scenarios) -> None:
     """Score a block of scenarios and fold the scores, in slices of rows for large indices
-    (the slices depend only on the number of units, so results do not depend on chunking)."""
+    (the slices depend only on the number of units, so results do not depend on chunking).
+    Scores are computed SCORE_ELEMENTS at a time and folded FOLD_ELEMENTS at a time: the
+    binned fold of a large index runs faster over more scenarios per pass."""
     n = len(sc)
     rows = max(1, SCORE_ELEMENTS // max(1, scorer.n_units))
     if n <= rows:
         folder.add(scorer.scores(sc.node_weights, sc.effective, sc.normalisation,
                                  sc.aggregation))
         return
+    per_fold = max(rows, FOLD_ELEMENTS // max(1, scorer.n_units))
+    pending: list[np.ndarray] = []
+    held = 0
     for lo in range(0, n, rows):
         part = slice(lo, lo + rows)
-        folder.add(scorer.scores(sc.node_weights[part], sc.effective[part],
-                                 sc.normalisation[part], sc.aggregation[part]))
+        pending.append(scorer.scores(sc.node_weights[part], sc.effective[part],
+                                     sc.normalisation[part], sc.aggregation[part]))
+        held += pending[-1].shape[0]
+        if held >= per_fold or lo + rows >= n:
+            folder.add(pending[0] if len(pending) == 1 else np.concatenate(pending))
+            pending, held = [], 0
