@@ -63,15 +63,16 @@ def rank_folder(ds: Dataset, reference: np.ndarray | None = None,
 def fold_scenarios(folder: RankFolder, scorer: IndexModel, sc: Scenarios) -> None:
     """Score a block of scenarios and fold the scores, in slices of rows for large indices
     (the slices depend only on the number of units, so results do not depend on chunking).
-    Scores are computed SCORE_ELEMENTS at a time and folded FOLD_ELEMENTS at a time: the
-    binned fold of a large index runs faster over more scenarios per pass."""
+    Scores are computed SCORE_ELEMENTS at a time and, for binned histograms, folded
+    FOLD_ELEMENTS at a time: the binned fold runs faster over more scenarios per pass."""
     n = len(sc)
     rows = max(1, SCORE_ELEMENTS // max(1, scorer.n_units))
     if n <= rows:
         folder.add(scorer.scores(sc.node_weights, sc.effective, sc.normalisation,
                                  sc.aggregation))
         return
-    per_fold = max(rows, FOLD_ELEMENTS // max(1, scorer.n_units))
+    # the exact path folds in cache-sized slices anyway: no point holding more scores
+    per_fold = rows if folder.exact else max(rows, FOLD_ELEMENTS // max(1, scorer.n_units))
     pending: list[np.ndarray] = []
     held = 0
     for lo in range(0, n, rows):
