@@ -3,10 +3,12 @@
 The method, its families and quantile rule are described in
 :mod:`cityindex.sensitivity.rankci`, whose ``rank_confidence_sets`` calls this module: the one
 implementation of the stepdowns. Holding every pairwise bootstrap statistic at once would
-take n_boot x p x p values (8 GB at p = 1,000 and n_boot = 1,000); here the statistics are
-computed for a block of units j at a time (all k), so memory is O(n_boot x block x p) plus
-O(n_boot x p) for the draws, and the sets are those of the plain definition (maxima and order
-statistics are exact; tests/rankci_reference.py checks them against a plain loop):
+take n_boot x p x p values (8 GB at p = 1,000 and n_boot = 1,000); here they are reduced to
+per-draw maxima for a block of units j at a time (all k) by
+:mod:`cityindex.sensitivity.pair_maxima` (compiled: memory O(n_boot x block); its numpy
+reference path holds the block's n_boot x block x p statistics), plus O(n_boot x p) for the
+draws, and the sets are those of the plain definition (maxima and order statistics are
+exact; tests/rankci_reference.py checks them against a plain loop, on both paths):
 
 - marginal sets: unit j's family involves only row j of the pairs, so each block runs its
   units' stepdowns to the end while its statistics are in memory (one pass);
