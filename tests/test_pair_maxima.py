@@ -67,6 +67,31 @@ def test_first_maxima_match_numpy_and_brute_force(monkeypatch, seed, kind):
             assert (stat[b, j], arg[b, j], up[b, j]) == first
 
 
+@pytest.mark.parametrize("kind", list(pair_maxima.KINDS))
+def test_first_maxima_exact_among_near_ties(monkeypatch, kind):
+    """Statistics a few ulps apart (the compiled pass screens with products, then divides):
+    the same maximiser as dividing everywhere, also for negative maxima."""
+    rng = np.random.default_rng(7)
+    n_boot, p, rows = 30, 400, 4
+    sigma = rng.uniform(0.7, 1.3, (rows, p))
+    z = np.zeros((n_boot, p))
+    for b in range(n_boot):                  # z_k - z_0 = t * sigma_0k, nudged by ulps
+        t = rng.choice([-2.5, 0.75, 3.0])
+        z[b] = t * sigma[0] * (1 + rng.integers(-4, 5, p) * 2.0**-52)
+    z[:, 0] = 0.0
+    sigma[:, 0] = np.inf
+    compiled, reference = _paths(monkeypatch,
+                                 lambda: pair_maxima.first_maxima(z, 0, sigma, kind))
+    _same(compiled, reference)
+    r = (z - z[:, :1]) / sigma[0]                # brute force for unit 0
+    a = np.abs(r) if kind == "two-sided" else (r if kind == "lower" else -r)
+    if kind != "two-sided":
+        a[:, 0] = -np.inf
+    np.testing.assert_array_equal(compiled[1][:, 0], a.argmax(axis=1))
+    top2 = np.sort(a, axis=1)[:, -2:]             # the case is real: near ties at the top
+    assert (np.abs(top2[:, 1] - top2[:, 0]) <= 1e-14 * np.abs(top2[:, 1])).all()
+
+
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("kind", list(pair_maxima.KINDS))
 def test_redone_maxima_match_numpy(monkeypatch, seed, kind):

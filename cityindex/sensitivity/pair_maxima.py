@@ -96,40 +96,67 @@ def _first_compiled(z, lo, sigma, kind):
     stat = np.empty((n_boot, rows))
     arg = np.empty((n_boot, rows), dtype=np.int64)
     up = np.empty((n_boot, rows), dtype=np.bool_)
+    sigma = np.ascontiguousarray(sigma, dtype=np.float64)
+    # reciprocals for the screening pass: untested pairs give r = 0 in a two-sided family
+    # and are skipped (NaN: never a maximum, never a candidate) in a one-sided one
+    with np.errstate(divide="ignore"):
+        inv = 1.0 / sigma
+    if kind != "two-sided":
+        inv[np.isinf(sigma)] = np.nan
     tile = max(1, TILE // max(1, z.shape[1]))
     kernels.jit(_first_kernel)(np.ascontiguousarray(z, dtype=np.float64), np.int64(lo),
-                               np.ascontiguousarray(sigma, dtype=np.float64),
-                               np.int64(KINDS[kind]), np.int64(tile), stat, arg, up)
+                               sigma, inv, np.int64(KINDS[kind]), np.int64(tile), stat, arg,
+                               up)
     return stat, arg, up
 
 
-def _first_kernel(z, lo, sigma, kind, tile, stat, arg, up):  # pragma: no cover
+def _first_kernel(z, lo, sigma, inv, kind, tile, stat, arg, up):  # pragma: no cover
+    # Each row's maximum of a_k (|r|, r or -r; r = (z_k - z_j) / sigma_jk) in two passes.
+    # The first screens with multiplications: a'_k = (z_k - z_j) * (1 / sigma_jk) is within
+    # 3u of a_k (u = 2^-53: one rounding in the reciprocal, one in the product, against one
+    # in the quotient), so every k attaining the exact maximum M has a'_k >= M' - 6.1u|M'|
+    # (M' = max a'_k); the threshold below, M' - 2^-50 |M'| after its one rounding, is
+    # lower still. The second pass divides only at those candidates, in increasing k, so the
+    # values, the first maximiser and its sign are those of dividing everywhere (division
+    # costs about 4 multiplications).
     n_boot, p = z.shape
     rows = sigma.shape[0]
+    screen = np.empty(p)
     for start in range(0, rows, tile):   # a tile of sigma's rows stays in cache ...
         stop = min(rows, start + tile)
         for b in range(n_boot):          # ... across the draws
             for j in range(start, stop):
                 zj = z[b, lo + j]
+                top = -np.inf
+                for k in range(p):
+                    x = (z[b, k] - zj) * inv[j, k]
+                    if kind == 0:
+                        x = abs(x)
+                    elif kind == 2:
+                        x = -x
+                    screen[k] = x
+                    if x > top:
+                        top = x
+                threshold = top - abs(top) * 8.881784197001252e-16   # 2^-50
+                if abs(top) < 1e-290:       # near zero or subnormal: divide everywhere
+                    threshold = -np.inf
                 best = -np.inf
                 where = 0
                 sign = kind != 2
                 for k in range(p):
-                    s = sigma[j, k]
-                    r = (z[b, k] - zj) / s
-                    if kind == 0:
-                        a = abs(r)
-                    elif s == np.inf:
-                        continue
-                    elif kind == 1:
-                        a = r
-                    else:
-                        a = -r
-                    if a > best:
-                        best = a
-                        where = k
+                    if screen[k] >= threshold:    # NaN (untested, one-sided): never
+                        r = (z[b, k] - zj) / sigma[j, k]
                         if kind == 0:
-                            sign = r >= 0
+                            a = abs(r)
+                        elif kind == 1:
+                            a = r
+                        else:
+                            a = -r
+                        if a > best:
+                            best = a
+                            where = k
+                            if kind == 0:
+                                sign = r >= 0
                 stat[b, j] = best
                 arg[b, j] = where
                 up[b, j] = sign
