@@ -5,11 +5,13 @@ z (a row of ``z``) and unit j, the largest statistic r_jk = (z_k - z_j) / sigma_
 hypotheses still in j's family, and which k attains it. That is O(n_boot x p) work per unit
 and dominates the sets' cost (O(n_boot x p^2)). In numpy it takes (n_boot, rows, p)
 temporaries and some eight passes over them; the compiled kernels here (numba, as
-:mod:`cityindex.kernels`) make one pass and hold nothing but the maxima. Both paths do the
-same float64 operations in the same order and keep the first maximiser on ties (numpy's
-argmax), so they return identical values (tests/test_pair_maxima.py; the kernels' self-test
-compares them on a small case before first use and falls back to numpy, with a warning, if
-they disagree). ``CITYINDEX_KERNELS=numpy`` selects the numpy paths.
+:mod:`cityindex.kernels`) hold nothing but the maxima. Every statistic that can be a maximum
+is computed by the same float64 operations as in numpy (the first pass screens with products
+first and divides only the candidates, see ``_first_kernel``), and both keep the first
+maximiser on ties (numpy's argmax), so they return identical values
+(tests/test_pair_maxima.py, also against brute force; a self-test compares the first maxima
+on a small case before first use and falls back to numpy, with a warning, if they
+disagree). ``CITYINDEX_KERNELS=numpy`` selects the numpy paths.
 
 ``sigma`` is the (rows, p) block of standard errors of the differences with +inf where a
 pair is not tested (itself, or a difference known exactly): r is then 0 there, which never
