@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import AGGREGATIONS, IMPUTATIONS
+from cityindex.construction.imputation import impute
 from cityindex.data import Dataset
 from cityindex.quantisation import detect_grid
 from cityindex.rank import rank_desc
 from cityindex.result import Result
-from cityindex.score import evaluate_tree
 
 FLOAT_SLACK = 1e-9
 
@@ -69,6 +70,10 @@ class ReproductionResult(Result):
     profile: pd.DataFrame
     rank_differences: pd.DataFrame
     checks: dict[str, int] = field(default_factory=dict)
+    not_ranked: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["unit", "reason"]))
+    blank_published: dict[str, int] = field(default_factory=dict)
+    has_published: bool = True
 
     name = "reproduction"
 
@@ -76,9 +81,16 @@ class ReproductionResult(Result):
         return {"reproduction": self.table(), "indicator_profile": self.profile}
 
     def summary(self) -> dict:
-        return {"inconsistencies": len(self.inconsistencies),
-                "by_check": {k: sum(f.check == k for f in self.inconsistencies)
-                             for k in self.checks}}
+        out = {"inconsistencies": len(self.inconsistencies),
+               "by_check": {k: sum(f.check == k for f in self.inconsistencies)
+                            for k in self.checks}}
+        if len(self.not_ranked):
+            out["not_ranked"] = len(self.not_ranked)
+        if self.blank_published:
+            out["blank_published"] = dict(self.blank_published)
+        if not self.has_published:
+            out["published"] = False
+        return out
 
     def table(self, which: str = "inconsistencies") -> pd.DataFrame:
         rows = [{**asdict(f), "difference": f.difference} for f in getattr(self, which)]
@@ -98,12 +110,27 @@ class ReproductionResult(Result):
             "notes": [clean(r) for r in self.table("notes").to_dict("records")],
             "indicator_profile": [clean(r) for r in self.profile.to_dict("records")],
             "rank_differences": [clean(r) for r in self.rank_differences.to_dict("records")],
+            **({"not_ranked": self.not_ranked.to_dict("records")} if len(self.not_ranked)
+               else {}),
+            **({"blank_published": dict(self.blank_published)} if self.blank_published
+               else {}),
+            **({"published": False} if not self.has_published else {}),
         }
 
     def text(self) -> str:
-        lines = [f"Reproduction audit of {self.dataset}",
-                 "checks run: " + ", ".join(f"{k} {v}" for k, v in self.checks.items()),
-                 f"{len(self.inconsistencies)} inconsistencies:"]
+        lines = [f"Reproduction audit of {self.dataset}"]
+        if not self.has_published:
+            lines.append("no published.csv: a draft index, nothing published to check (the "
+                         "recomputed ranking stands in for the published one)")
+        lines.append("checks run: " + ", ".join(f"{k} {v}" for k, v in self.checks.items()))
+        if self.blank_published:
+            lines.append("blank published values, not checked: " + ", ".join(
+                f"{node} {n}" for node, n in self.blank_published.items()))
+        if len(self.not_ranked):
+            lines.append(f"{len(self.not_ranked)} units not ranked:")
+            lines.extend(f"  {r['unit']}: {r['reason']}"
+                         for r in self.not_ranked.to_dict("records"))
+        lines.append(f"{len(self.inconsistencies)} inconsistencies:")
         for f in self.inconsistencies:
             diff = f.difference
             num = f" (diff {diff:+.4g}, tolerance {f.tolerance:.4g})" if diff is not None else ""
@@ -136,47 +163,93 @@ def _fmt(x: float, decimals: int) -> float:
     return round(float(x), decimals + 3)
 
 
+def _monotone(spec, node: str) -> bool:
+    """Every aggregation at or below ``node`` is increasing in each child."""
+    return all(AGGREGATIONS[spec.nodes[a].aggregation].monotone
+               for a in spec.postorder(node) if spec.children(a))
+
+
 def node_interval(ds: Dataset, node: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each unit's score of ``node`` recomputed from the indicators, and the interval its
-    printed indicators allow (every aggregation is increasing in each indicator, so the
-    interval's ends are the node at the indicators' lower and upper ends)."""
+    """Each unit's score of ``node`` recomputed from the indicators through the dataset's
+    pipeline (gaps, exceptions and imputation as declared), and the interval its printed
+    indicators allow: for aggregations increasing in each indicator the node at the
+    indicators' lower and upper ends; otherwise a first-order bound (sum over indicators of
+    the change from moving each by its half-unit, doubled)."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
     h = ds.indicator_half[spec.indicators].to_numpy()
-    if spec.linear and ds.available is None:
+    if ds.pipeline.linear:
         eff = spec.effective_weights(node=node).reindex(spec.indicators, fill_value=0.0)
         mid = x @ eff.to_numpy()
         tol = h @ eff.to_numpy()
         return mid, mid - tol, mid + tol
-    lo_scale = spec.scale[0] if any(spec.nodes[a].aggregation == "geometric"
+    lo_scale = spec.scale[0] if any(AGGREGATIONS[spec.nodes[a].aggregation].positive
                                     for a in spec.aggregates) else -np.inf
 
     def at(v: np.ndarray) -> np.ndarray:
-        return evaluate_tree(spec, v, available=ds.available, node=node)
+        return ds.pipeline.evaluate(v, node=node)
 
-    return at(x), at(np.maximum(x - h, lo_scale)), at(x + h)
+    mid = at(x)
+    if _monotone(spec, node):
+        return mid, at(np.maximum(x - h, lo_scale)), at(x + h)
+    tol = np.zeros_like(mid)
+    for j in range(x.shape[1]):
+        step = np.zeros_like(x)
+        step[:, j] = np.nan_to_num(h[:, j])
+        tol += np.abs(at(x + step) - at(np.maximum(x - step, lo_scale))) / 2
+    return mid, mid - 2 * tol, mid + 2 * tol
 
 
 def _children_interval(ds: Dataset, node: str, values: pd.DataFrame, halfs: pd.DataFrame
                        ) -> tuple[np.ndarray, np.ndarray, str]:
     """``node`` from its printed children: the recomputed value and its tolerance (interval
-    arithmetic: sum w_k h_k for a weighted sum; the ends of the interval for a geometric
-    mean, increasing in each child)."""
+    arithmetic: sum w_k h_k for a weighted sum; the ends of the interval for any aggregation
+    increasing in each child; a doubled first-order bound otherwise). A blank child is
+    imputed from the printed values of its column by the child's rule, or left out with
+    its siblings reweighted."""
     spec = ds.spec
     kids = spec.children(node)
     w = np.array([spec.nodes[k].weight for k in kids])
     c, h = values[kids].to_numpy(), halfs[kids].to_numpy()
-    if spec.nodes[node].aggregation == "arithmetic":
+    op = AGGREGATIONS[spec.nodes[node].aggregation]
+    blank = np.isnan(c)
+    if op.name == "arithmetic" and not blank.any():
         how = f"{node} = " + " + ".join(f"{wk:g}*{k}" for wk, k in zip(w, kids))
         return c @ w, h @ w, how
+    m = ~blank
+    for j, k in enumerate(kids):
+        rule = IMPUTATIONS[spec.nodes[k].impute]
+        if rule.fill is not None and blank[:, j].any():
+            groups = ds.pipeline.groups.get(k)
+            filled, avail = impute(rule, c[:, j], m[:, j], blank[:, j], groups)
+            c[:, j], m[:, j] = filled, avail
+            h[:, j] = np.where(blank[:, j], 0.0, h[:, j])
+    h = np.nan_to_num(h)
+    wm = w[None, None, :] * m[None]
+    den = wm.sum(axis=-1)
 
-    def gmean(v: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
-            return np.exp(np.log(np.maximum(v, 0.0)) @ w)
+    def f(v: np.ndarray) -> np.ndarray:
+        return op.combine(v, wm, m, den, 0.0, {"p": spec.nodes[node].p})[0]
 
-    mid = gmean(c)
-    tol = np.maximum(gmean(c + h) - mid, mid - gmean(c - h))
-    how = f"{node} = " + " * ".join(f"{k}^{wk:g}" for wk, k in zip(w, kids))
+    mid = np.where(m.any(axis=1), f(c), np.nan)
+    if op.monotone:
+        lo_v = np.maximum(c - h, 0.0) if op.positive else c - h
+        tol = np.maximum(f(c + h) - mid, mid - f(lo_v))
+    else:
+        tol = np.zeros_like(mid)
+        for j in range(len(kids)):
+            step = np.zeros_like(c)
+            step[:, j] = h[:, j]
+            tol += np.abs(f(c + step) - f(c - step)) / 2
+        tol = 2 * tol
+    if op.name == "arithmetic":
+        how = f"{node} = " + " + ".join(f"{wk:g}*{k}" for wk, k in zip(w, kids))
+    elif op.name == "geometric":
+        how = f"{node} = " + " * ".join(f"{k}^{wk:g}" for wk, k in zip(w, kids))
+    else:
+        how = f"{node} = {op.label} of " + ", ".join(f"{k} ({wk:g})" for wk, k in zip(w, kids))
+    if blank.any():
+        how += " (blank children imputed by their rule or left out, siblings reweighted)"
     return mid, tol, how
 
 
@@ -189,60 +262,71 @@ def check_aggregates(ds: Dataset) -> tuple[list[Finding], int]:
         if node not in ds.published.columns:
             continue
         kids = spec.children(node)
-        if not all(k in values.columns for k in kids) or (
-                ds.available is not None and set(kids) <= set(spec.indicators)
-                and spec.nodes[node].aggregation != "arithmetic"):
+        if not all(k in values.columns for k in kids):
             continue
-        if ds.available is not None and set(kids) <= set(spec.indicators):
+        if not ds.pipeline.complete and set(kids) <= set(spec.indicators):
             mid, lo, hi = node_interval(ds, node)
             recomputed, tol = mid, np.maximum(hi - mid, mid - lo)
-            how = f"{node} from its available indicators, weights renormalised"
+            how = (f"{node} from its indicators through the declared construction (gaps "
+                   "reweighted or imputed, exceptions applied)")
         else:
             recomputed, tol, how = _children_interval(ds, node, values, halfs)
         findings += _compare(ds, node, recomputed, tol + halfs[node].to_numpy(), "aggregate",
                              how)
-        n += len(ds.units)
+        n += int(ds.published[node].notna().sum())
     # The composite all the way from the indicators (nodes whose children are all indicators
     # were already checked from their children above).
     root = spec.root
     if not set(spec.children(root)) <= set(spec.indicators):
         mid, lo, hi = node_interval(ds, root)
         tol = np.maximum(hi - mid, mid - lo) + ds.published_half[root].to_numpy()
-        if spec.linear and ds.available is None:
+        if ds.pipeline.linear:
             eff = spec.effective_weights()
             how = (f"{root} from the indicators with effective weights "
                    + ", ".join(f"{k} {v:g}" for k, v in eff.items()))
         else:
             how = f"{root} from the indicators through the tree (each node's own aggregation)"
         findings += _compare(ds, root, mid, tol, "aggregate", how)
-        n += len(ds.units)
+        n += int(ds.published[root].notna().sum())
     return findings, n
 
 
 def _compare(ds: Dataset, node: str, recomputed: np.ndarray, tol: np.ndarray, check: str,
              how: str) -> list[Finding]:
+    """Findings where a printed value lies outside the recomputed interval; a blank printed
+    value is not checked; a printed value where the construction gives none is a finding."""
     published = ds.published[node].to_numpy()
-    bad = np.abs(published - recomputed) > tol + FLOAT_SLACK
+    with np.errstate(invalid="ignore"):
+        bad = np.abs(published - recomputed) > tol + FLOAT_SLACK
+    bad |= ~np.isnan(published) & np.isnan(recomputed)
     dec = int(ds.published_decimals[node].max())
     return [Finding(check, ds.units[i], node, float(published[i]),
-                    _fmt(recomputed[i], dec), float(round(tol[i], 12)), how,
-                    "published.csv") for i in np.flatnonzero(bad)]
+                    "none" if np.isnan(recomputed[i]) else _fmt(recomputed[i], dec),
+                    float(round(np.nan_to_num(tol[i]), 12)),
+                    how if not np.isnan(recomputed[i]) else
+                    "published, but the declared construction gives no value (every "
+                    "indicator missing or not applicable)", "published.csv")
+            for i in np.flatnonzero(bad)]
 
 
 def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
     findings, notes, n = [], [], 0
     for node in ds.published_ranks.columns:
-        score = ds.published[node].to_numpy()
-        ranks = ds.published_ranks[node].to_numpy(dtype=int)
+        # units with a printed score and rank (blank cells are not checked)
+        keep = np.flatnonzero(ds.published_ranks[node].notna().to_numpy()
+                              & ~np.isnan(ds.published[node].to_numpy()))
+        units = [ds.units[i] for i in keep]
+        score = ds.published[node].to_numpy()[keep]
+        ranks = ds.published_ranks[node].to_numpy()[keep].astype(int)
         # units printed higher / at least as high: O(U log U) by binary search
         ordered = np.sort(score[~np.isnan(score)])  # (a missing score compares false)
         higher = ordered.size - np.searchsorted(ordered, score, side="right")
         at_least = ordered.size - np.searchsorted(ordered, score, side="left")
-        n += len(ds.units)
+        n += len(units)
         for i in np.flatnonzero((ranks < higher + 1) | (ranks > at_least)):
             lo, hi = higher[i] + 1, at_least[i]
             findings.append(Finding(
-                "rank_order", ds.units[i], node, int(ranks[i]),
+                "rank_order", units[i], node, int(ranks[i]),
                 f"{lo}" if lo == hi else f"{lo}-{hi}", 0.0,
                 f"published rank {ranks[i]} contradicts the published score {score[i]:g}: "
                 f"{higher[i]} units are printed higher", "published.csv"))
@@ -254,7 +338,7 @@ def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
         starts = np.flatnonzero(np.r_[True, score[order][1:] != score[order][:-1]])
         for members, value in zip(np.split(order, starts[1:]), score[order][starts]):
             if members.size > 1 and len(set(ranks[members])) == members.size:
-                names = ", ".join(f"{ds.units[i]} ({ranks[i]})"
+                names = ", ".join(f"{units[i]} ({ranks[i]})"
                                   for i in members[np.argsort(ranks[members])])
                 notes.append(Finding("printed_tie", names, node, float(value), "", 0.0,
                                      f"printed tie at {value:g} ranked apart: {names}",
@@ -467,6 +551,8 @@ def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.
     names = np.asarray(ds.units, dtype=object)
     rows = []
     for node in ds.published_ranks.columns:
+        if ds.published_ranks[node].isna().any():
+            continue  # ranks over a subset of units: checked against the scores only
         s, lo, hi = node_interval(ds, node)
         tol = np.maximum(hi - s, s - lo)
         rec_rank = rank_desc(s)
@@ -549,26 +635,77 @@ def _flipped_block(s, tol, pub_rank, err, diff, order, sp, rp, running_min, runn
     return flipped, reasons
 
 
+def check_raw(ds: Dataset) -> tuple[list[Finding], int]:
+    """With both raw.csv and indicators.csv: each printed indicator score against its raw value
+    through the declared treatment and normalisation (interval arithmetic: the score's and the
+    raw value's printing half-units)."""
+    if ds.raw_scores is None:
+        return [], 0
+    spec = ds.spec
+    expected, half = ds.raw_scores
+    findings, n = [], 0
+    for ind in spec.indicators:
+        if spec.nodes[ind].normalisation == "none" and spec.nodes[ind].transform == "none" \
+                and spec.nodes[ind].direction == "higher":
+            continue  # nothing to check: the score is the raw value by declaration
+        got = ds.indicators[ind].to_numpy()
+        exp = expected[ind].to_numpy()
+        tol = ds.indicator_half[ind].to_numpy() + half[ind].to_numpy()
+        both = ~np.isnan(got) & ~np.isnan(exp)
+        n += int(both.sum())
+        bad = both & (np.abs(got - np.where(both, exp, 0.0)) > tol + FLOAT_SLACK)
+        bad |= np.isnan(got) != np.isnan(exp)
+        node = spec.nodes[ind]
+        how = (f"raw value through {node.normalisation}"
+               + (f" {list(node.goalposts)}" if node.goalposts else "")
+               + (f", transform {node.transform}" if node.transform != "none" else "")
+               + (", lower is better" if node.direction == "lower" else ""))
+        dec = int(ds.indicator_decimals[ind].max())
+        for i in np.flatnonzero(bad):
+            findings.append(Finding(
+                "raw", ds.units[i], ind,
+                "blank" if np.isnan(got[i]) else float(got[i]),
+                "blank" if np.isnan(exp[i]) else _fmt(exp[i], dec),
+                float(round(np.nan_to_num(tol[i]), 12)),
+                f"indicators.csv against raw.csv: {how}", "indicators.csv / raw.csv"))
+    return findings, n
+
+
 def audit(ds: Dataset) -> ReproductionResult:
-    """Run every reproduction check on a dataset (see the module docstring)."""
-    agg, n_agg = check_aggregates(ds)
-    order, tie_notes, n_rank = check_rank_order(ds)
+    """Run every reproduction check on a dataset (see the module docstring). A draft index
+    without published.csv has nothing published to check: only the indicator checks run."""
+    raw, n_raw = check_raw(ds)
+    if ds.has_published:
+        agg, n_agg = check_aggregates(ds)
+        order, tie_notes, n_rank = check_rank_order(ds)
+    else:
+        agg, n_agg, order, tie_notes, n_rank = [], 0, [], [], 0
     sub, n_sub = check_subtables(ds)
     claims, n_claims = check_claims(ds)
     profile, norm, grid_notes, n_norm = indicator_profile(ds)
-    inconsistencies = agg + order + sub + claims + norm
+    inconsistencies = agg + order + sub + claims + norm + raw
     # (only "aggregate" findings explain rank differences, so adding the unexplained ones
     # below does not change this table)
-    differences = explain_rank_differences(ds, inconsistencies)
+    differences = (explain_rank_differences(ds, inconsistencies) if ds.has_published
+                   else pd.DataFrame(columns=["unit", "node", "published_rank",
+                                              "recomputed_rank", "swapped_with",
+                                              "explanation"]))
     for f in differences.to_dict("records"):
         if f["explanation"] == "unexplained":
             inconsistencies.append(Finding(
                 "rank_order", f["unit"], f["node"], f["published_rank"], f["recomputed_rank"],
                 0.0, "the published order contradicts the scores recomputed from the "
                 f"indicators beyond rounding (swapped with {f['swapped_with']})", "published.csv"))
+    checks = {"aggregate": n_agg, "rank_order": n_rank, "subtable": n_sub,
+              "claim": n_claims, "normalisation": n_norm}
+    if ds.raw_scores is not None:
+        checks["raw"] = n_raw
+    blank = {node: int(ds.published[node].isna().sum()) for node in ds.published.columns
+             if ds.has_published and ds.published[node].isna().any()}
     return ReproductionResult(
         dataset=str(ds.folder), inconsistencies=inconsistencies,
         notes=tie_notes + grid_notes, profile=profile,
-        rank_differences=differences,
-        checks={"aggregate": n_agg, "rank_order": n_rank, "subtable": n_sub,
-                "claim": n_claims, "normalisation": n_norm})
+        rank_differences=differences, checks=checks,
+        not_ranked=ds.excluded if ds.excluded is not None else pd.DataFrame(
+            columns=["unit", "reason"]),
+        blank_published=blank, has_published=ds.has_published)

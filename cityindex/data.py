@@ -27,8 +27,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import LeafScaler, Pipeline, treat
 from cityindex.errors import DataError, SpecError
-from cityindex.score import LeafScaler
+from cityindex.rank import rank_desc
 from cityindex.spec import Spec, load_spec
 
 NUMBER = re.compile(r"^[+-]?(\d+)(\.(\d+))?$")
@@ -72,7 +73,15 @@ class Dataset:
     published_half : DataFrame, the same for the published scores.
     raw : DataFrame of raw indicator values (raw.csv), or None.
     available : (units, indicators) bool where a value exists, or None when none is missing.
-    excluded : DataFrame (unit, reason) of units left out of the ranking (missing = exclude).
+    excluded : DataFrame (unit, reason) of units left out of the ranking (missing =
+        exclude, coverage, no published composite, nothing to compute).
+    pipeline : the construction pipeline (:class:`cityindex.construction.Pipeline`) that
+        every analysis evaluates through: gaps, exceptions, imputation groups.
+    has_published : False for a draft index without published.csv (the recomputed
+        composite then stands in for the published one).
+    treatment : per indicator, the outlier treatment applied to raw values, or None.
+    raw_scores : (scores, half-widths) of raw.csv through the declared normalisation, when
+        both raw.csv and indicators.csv are given (the audit checks one against the other).
     """
 
     spec: Spec
@@ -91,6 +100,17 @@ class Dataset:
     raw: pd.DataFrame | None = None
     available: np.ndarray | None = None
     excluded: pd.DataFrame | None = None
+    pipeline: Pipeline | None = None
+    has_published: bool = True
+    treatment: pd.DataFrame | None = None
+    raw_scores: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    n_exceptions: int = 0
+
+    def __post_init__(self) -> None:
+        if self.pipeline is None:
+            object.__setattr__(self, "pipeline", Pipeline(self.spec, len(self.units),
+                                                          self.available,
+                                                          units=tuple(self.units)))
 
     @property
     def n_units(self) -> int:
@@ -221,24 +241,111 @@ def _first_empty(table: Table, values: pd.DataFrame) -> str:
         f"column '{col}'"
 
 
-def _normalise_raw(raw: pd.DataFrame, decimals: pd.DataFrame, spec: Spec
-                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Normalised scores from raw values by each leaf's declared method, and the half-width
-    of each score implied by the raw value's printing (the normalisation is monotone, so the
-    printed interval maps to an interval; the larger side is kept)."""
+def _normalise_raw(raw: pd.DataFrame, decimals: pd.DataFrame, spec: Spec, path: str
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Normalised scores from raw values by each leaf's declared treatment and normalisation,
+    the half-width of each score implied by the raw value's printing (the normalisation is
+    monotone, so the printed interval maps to an interval; the larger side is kept), and the
+    treatment applied to each indicator."""
     scores = pd.DataFrame(index=raw.index, columns=raw.columns, dtype=float)
     half = pd.DataFrame(index=raw.index, columns=raw.columns, dtype=float)
+    treated = []
     for ind in spec.indicators:
+        node = spec.nodes[ind]
         v = raw[ind].to_numpy()
+        t = treat(v, node.treatment, node.cap, node.cap_percentiles)
+        treated.append({"indicator": ind, "treatment": node.treatment, "applied": t.method,
+                        "points_changed": t.points, "detail": t.detail})
+        v = t.values
         h = 0.5 * 10.0 ** -decimals[ind].to_numpy(dtype=float)
-        scaler = LeafScaler.fit(spec.nodes[ind], v, spec.scale)
+        where = f"{path}, column '{ind}'"
+        bad = np.isfinite(v) & (v <= 0)
+        if node.transform != "none" and bad.any():
+            unit = raw.index[np.flatnonzero(bad)[0]]
+            raise DataError(f"{where} ({unit})", f"raw value {v[bad][0]:g} <= 0 under "
+                            f"transform '{node.transform}'",
+                            "positive raw values (or transform = 'none')")
+        scaler = LeafScaler.fit(node, v, spec.scale, where)
         mid = scaler(v)
-        lo = scaler(np.maximum(v - h, np.nextafter(0, 1)) if spec.nodes[ind].transform != "none"
+        lo = scaler(np.maximum(v - h, np.nextafter(0, 1)) if node.transform != "none"
                     else v - h)
         hi = scaler(v + h)
         scores[ind] = mid
         half[ind] = np.nan_to_num(np.maximum(np.abs(hi - mid), np.abs(mid - lo)))
-    return scores, half
+    return scores, half, pd.DataFrame(treated)
+
+
+EXCEPTION_COLUMNS = ["unit", "node", "treat"]
+EXCEPTION_TREATS = ("missing", "not_applicable")
+
+
+def _load_exceptions(path: Path, spec: Spec, units: list[str]
+                     ) -> tuple[dict[str, set[str]], dict[str, set[str]], int]:
+    """exceptions.csv: the publisher's single-cell overrides -> (node -> units treated as
+    missing, node -> units where the node is not applicable, row count)."""
+    table = _read_with_header(path, EXCEPTION_COLUMNS)
+    known = set(units)
+    missing: dict[str, set[str]] = {}
+    na: dict[str, set[str]] = {}
+    seen: dict[tuple[str, str], int] = {}
+    for i, (unit, node, how) in enumerate(table.rows):
+        where = f"{table.path} line {table.line(i)}"
+        if unit not in known:
+            raise DataError(f"{where}, column 'unit'", f"unknown unit '{unit}'",
+                            "a unit of the indicator table")
+        if node not in spec.nodes or node == spec.root:
+            raise DataError(f"{where}, column 'node'", f"'{node}'",
+                            "a node of the spec other than the root")
+        if how not in EXCEPTION_TREATS:
+            raise DataError(f"{where}, column 'treat'", f"'{how}'",
+                            f"one of {list(EXCEPTION_TREATS)}")
+        if (unit, node) in seen:
+            raise DataError(where, f"a second row for {unit} / {node} (first on line "
+                            f"{seen[(unit, node)]})", "one row per unit and node")
+        seen[(unit, node)] = table.line(i)
+        (missing if how == "missing" else na).setdefault(node, set()).add(unit)
+    return missing, na, len(table.rows)
+
+
+def _masks(spec: Spec, units: list[str], marked: dict[str, set[str]]) -> dict[str, np.ndarray]:
+    return {node: np.array([u in who for u in units]) for node, who in marked.items()}
+
+
+def _not_applicable_leaves(spec: Spec, units: list[str], na: dict[str, set[str]]
+                           ) -> pd.DataFrame:
+    """(units x indicators) True where a leaf or one of its ancestors is not applicable."""
+    out = pd.DataFrame(False, index=units, columns=spec.indicators)
+    for node, who in na.items():
+        leaves = spec.leaves_under(node)
+        out.loc[sorted(who, key=units.index), leaves] = True
+    return out
+
+
+def _imputed_leaves(spec: Spec, units: list[str], missing: dict[str, set[str]]) -> pd.Series:
+    """Leaves whose own rule fills a gap (impute on the leaf)."""
+    return pd.Series({leaf: spec.nodes[leaf].impute != "none" for leaf in spec.indicators})
+
+
+def make_pipeline(spec: Spec, units: list[str], available: np.ndarray | None,
+                  missing: dict[str, set[str]], na: dict[str, set[str]], meta: pd.DataFrame,
+                  where: str) -> Pipeline:
+    """The dataset's construction pipeline (gaps, exceptions, imputation groups)."""
+    groups = {}
+    for node_id, node in spec.nodes.items():
+        if node.impute != "group_mean":
+            continue
+        if node.impute_by not in meta.columns:
+            raise SpecError(f"{spec.path} [nodes.{node_id}].impute_by",
+                            f"no column '{node.impute_by}' in {where}",
+                            "a column of units.csv naming each unit's group")
+        labels = meta[node.impute_by].reindex(units).astype(str).to_numpy()
+        _, codes = np.unique(labels, return_inverse=True)
+        groups[node_id] = codes.astype(np.int64)
+    kept = set(units)
+    return Pipeline(spec, len(units), available,
+                    _masks(spec, units, {n: w & kept for n, w in missing.items()}),
+                    _masks(spec, units, {n: w & kept for n, w in na.items()}),
+                    groups, tuple(units))
 
 
 def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
@@ -249,50 +356,130 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
         raise DataError(str(folder), "not a directory", "a data folder with spec.toml and CSVs")
     spec = spec or load_spec(folder / "spec.toml")
     aggregates = spec.aggregates
-    allow_empty = spec.missing != "error"
 
     has_ind, has_raw = (folder / "indicators.csv").exists(), (folder / "raw.csv").exists()
     if not has_ind and not has_raw:
         raise DataError(str(folder), "no indicators.csv and no raw.csv",
                         "published indicator scores (indicators.csv) or raw values (raw.csv)")
     raw = raw_dec = None
+    treatment = None
+    raw_check = None
     if has_raw:
         raw_table = read_table(folder / "raw.csv")
         raw_units = _indicator_table(raw_table, spec)
-        raw, raw_dec = _numeric_block(raw_table, spec.indicators, raw_units, allow_empty)
+        raw, raw_dec = _numeric_block(raw_table, spec.indicators, raw_units, True)
     if has_ind:
         ind = read_table(folder / "indicators.csv")
         all_units = _indicator_table(ind, spec)
-        values, decimals = _numeric_block(ind, spec.indicators, all_units, allow_empty)
+        values, decimals = _numeric_block(ind, spec.indicators, all_units, True)
         decimals = np.maximum(decimals, spec.decimals)
         half = 0.5 * 10.0 ** -decimals.astype(float)
         primary = ind
         if raw is not None:
             _same_units(raw_table, all_units, ind.path)
             raw, raw_dec = raw.loc[all_units], raw_dec.loc[all_units]
+            r_scores, r_half, treatment = _normalise_raw(raw, raw_dec, spec, raw_table.path)
+            raw_check = (r_scores, r_half)
     else:
         primary, all_units = raw_table, raw_units
-        values, half = _normalise_raw(raw, raw_dec, spec)
+        values, half, treatment = _normalise_raw(raw, raw_dec, spec, raw_table.path)
         decimals = raw_dec
+
+    missing_x: dict[str, set[str]] = {}
+    na_x: dict[str, set[str]] = {}
+    n_exceptions = 0
+    if (folder / "exceptions.csv").exists():
+        missing_x, na_x, n_exceptions = _load_exceptions(folder / "exceptions.csv", spec,
+                                                         all_units)
     empty = values.isna()
-    if empty.to_numpy().any() and spec.missing == "error":
-        raise DataError(_first_empty(primary, values), "an empty cell (a missing value)",
-                        "a number, or [index] missing = 'exclude' or 'reweight' in spec.toml")
-    excluded_units = ([u for u in all_units if empty.loc[u].any()]
-                      if spec.missing == "exclude" else [])
-    excluded = pd.DataFrame({
-        "unit": excluded_units,
-        "reason": [f"missing {', '.join(c for c in spec.indicators if empty.at[u, c])}"
-                   for u in excluded_units]}, columns=["unit", "reason"])
-    units = [u for u in all_units if u not in set(excluded_units)]
-    if not units:
-        raise DataError(primary.path, "no unit with every indicator",
-                        "at least one unit to rank")
+    not_applicable = _not_applicable_leaves(spec, all_units, na_x)
+    leaf_imputed = _imputed_leaves(spec, all_units, missing_x)
+    gap = empty & ~not_applicable
+    if spec.missing == "error":
+        unfilled = gap & ~leaf_imputed
+        if unfilled.to_numpy().any():
+            raise DataError(_first_empty(primary, values.mask(~unfilled, 0.0)),
+                            "an empty cell (a missing value)",
+                            "a number, or [index] missing = 'exclude' or 'reweight' in "
+                            "spec.toml, or an impute rule or exceptions.csv row for it")
+    reasons: dict[str, str] = {}
+    if spec.missing == "exclude":
+        for u in all_units:
+            cols = [c for c in spec.indicators if gap.at[u, c] and not leaf_imputed[c]]
+            if cols:
+                reasons[u] = f"missing {', '.join(cols)}"
+    if spec.coverage is not None:
+        applicable = (~not_applicable).sum(axis=1)
+        present = (~empty & ~not_applicable).sum(axis=1)
+        for u in all_units:
+            share = present[u] / applicable[u] if applicable[u] else 0.0
+            if share < spec.coverage - 1e-12 and u not in reasons:
+                reasons[u] = (f"{present[u]} of {applicable[u]} applicable indicators present "
+                              f"({share:.0%}), below the coverage of {spec.coverage:.0%}")
+
+    meta_all = pd.DataFrame(index=pd.Index(all_units, name="unit"))
+    meta_files = [f for f in ("units.csv", "cities.csv") if (folder / f).exists()]
+    if len(meta_files) == 2:
+        raise DataError(str(folder), "both units.csv and cities.csv",
+                        "one metadata file (units.csv; cities.csv is the older name)")
+    meta_path = "units.csv (none in the data folder)"
+    if meta_files:
+        cities = read_table(folder / meta_files[0])
+        meta_path = cities.path
+        _units_column(cities)
+        _same_units(cities, all_units, primary.path)
+        meta_all = pd.DataFrame(cities.rows, columns=cities.header).set_index("unit")
+        meta_all = meta_all.loc[all_units]
+        for gid, group in spec.groups.items():
+            if group.column not in meta_all.columns:
+                raise DataError(f"{cities.path} header", f"no column '{group.column}'",
+                                f"the column that spec group '{gid}' names")
+
+    pub = None
+    if (folder / "published.csv").exists():
+        pub = read_table(folder / "published.csv")
+        _units_column(pub)
+        _same_units(pub, all_units, primary.path)
+        allowed = {"unit", *aggregates, *(f"{a}_rank" for a in aggregates)}
+        unknown = [c for c in pub.header if c not in allowed]
+        if unknown:
+            raise DataError(f"{pub.path} header", f"unknown node column '{unknown[0]}'",
+                            f"'unit', aggregate nodes {aggregates} and their '<node>_rank'")
+        if spec.root not in pub.header:
+            raise DataError(f"{pub.path} header", f"no column for the root node '{spec.root}'",
+                            "the published composite score")
+        root_cells = dict(zip(pub.column("unit"), pub.column(spec.root)))
+        for u in all_units:
+            if root_cells[u] == "" and u not in reasons:
+                reasons[u] = "no published composite (not ranked by the publisher)"
+
+    # Units with no composite at all (every indicator missing or not applicable) cannot be
+    # ranked: listed with the reason, never a NaN score. Repeated because leaving units out
+    # changes the imputation means.
+    while True:
+        units = [u for u in all_units if u not in reasons]
+        if not units:
+            raise DataError(primary.path, "no unit left to rank ("
+                            + "; ".join(f"{u}: {r}" for u, r in list(reasons.items())[:3])
+                            + (" …" if len(reasons) > 3 else "") + ")",
+                            "at least one unit to rank")
+        avail = ~empty.loc[units].to_numpy()
+        available = None if avail.all() else avail
+        pipeline = make_pipeline(spec, units, available, missing_x, na_x,
+                                 meta_all.loc[units] if len(meta_all.columns) else meta_all,
+                                 meta_path)
+        no_root = ~pipeline.node_available(spec.root)
+        if not no_root.any():
+            break
+        for i in np.flatnonzero(no_root):
+            reasons[units[i]] = "no indicator present to compute the composite"
+    excluded = pd.DataFrame({"unit": list(reasons), "reason": list(reasons.values())},
+                            columns=["unit", "reason"])
     values, decimals, half = values.loc[units], decimals.loc[units], half.loc[units]
     if raw is not None:
         raw, raw_dec = raw.loc[units], raw_dec.loc[units]
-    available = None if not empty.loc[units].to_numpy().any() else \
-        ~empty.loc[units].to_numpy()
+    if raw_check is not None:
+        raw_check = (raw_check[0].loc[units], raw_check[1].loc[units])
     if has_ind:
         lo, hi = spec.scale
         bad = (values < lo) | (values > hi)
@@ -305,53 +492,45 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
         raise SpecError(f"{spec.path} [index].tiers",
                         f"tier sizes {list(spec.tiers)} sum to {sum(spec.tiers)}",
                         f"sizes summing to the {len(units)} ranked {spec.units}"
-                        + (f" ({len(excluded_units)} excluded)" if excluded_units else ""))
+                        + (f" ({len(reasons)} not ranked)" if reasons else ""))
 
-    pub = read_table(folder / "published.csv")
-    _units_column(pub)
-    _same_units(pub, all_units, primary.path)
-    allowed = {"unit", *aggregates, *(f"{a}_rank" for a in aggregates)}
-    unknown = [c for c in pub.header if c not in allowed]
-    if unknown:
-        raise DataError(f"{pub.path} header", f"unknown node column '{unknown[0]}'",
-                        f"'unit', aggregate nodes {aggregates} and their '<node>_rank'")
-    score_cols = [a for a in aggregates if a in pub.header]
-    if spec.root not in score_cols:
-        raise DataError(f"{pub.path} header", f"no column for the root node '{spec.root}'",
-                        "the published composite score")
-    pvalues, pdecimals = _numeric_block(pub, score_cols, units)
-    pdecimals = np.maximum(pdecimals, spec.decimals)
-    ranks = pd.DataFrame(index=units, dtype="Int64")
-    order = {u: i for i, u in enumerate(pub.column("unit"))}
-    for a in score_cols:
-        col = f"{a}_rank"
-        if col not in pub.header:
-            continue
-        cells = pub.column(col)
-        out = []
-        for unit in units:
-            i = order[unit]
-            cell = cells[i]
-            if not INTEGER.match(cell) or not 1 <= int(cell) <= len(units):
-                raise DataError(f"{pub.path} line {pub.line(i)} ({unit}), column '{col}'",
-                                f"'{cell}'", f"an integer rank from 1 to {len(units)}")
-            out.append(int(cell))
-        ranks[a] = pd.array(out, dtype="Int64")
+    if pub is not None:
+        score_cols = [a for a in aggregates if a in pub.header]
+        pvalues, pdecimals = _numeric_block(pub, score_cols, units, allow_empty=True)
+        pdecimals = np.maximum(pdecimals, spec.decimals)
+        ranks = pd.DataFrame(index=units, dtype="Int64")
+        order = {u: i for i, u in enumerate(pub.column("unit"))}
+        for a in score_cols:
+            col = f"{a}_rank"
+            if col not in pub.header:
+                continue
+            cells = pub.column(col)
+            out = []
+            for unit in units:
+                i = order[unit]
+                cell = cells[i]
+                if cell == "" and a != spec.root:
+                    out.append(pd.NA)
+                    continue
+                if not INTEGER.match(cell) or not 1 <= int(cell) <= len(units):
+                    raise DataError(f"{pub.path} line {pub.line(i)} ({unit}), column '{col}'",
+                                    f"'{cell}'", f"an integer rank from 1 to {len(units)}"
+                                    + ("" if a == spec.root else " (or empty)"))
+                out.append(int(cell))
+            ranks[a] = pd.array(out, dtype="Int64")
+        has_published = True
+    else:
+        # A draft index: the recomputed composite stands in for the published one, so that
+        # every lens can run; the reproduction audit says there is nothing to check.
+        root = pipeline.evaluate(values[spec.indicators].to_numpy())
+        pdecimals = pd.DataFrame({spec.root: spec.decimals}, index=units)
+        pvalues = pd.DataFrame({spec.root: root}, index=units)
+        ranks = pd.DataFrame({spec.root: pd.array(rank_desc(root), dtype="Int64")},
+                             index=units)
+        has_published = False
 
-    meta = pd.DataFrame(index=pd.Index(units, name="unit"))
-    meta_files = [f for f in ("units.csv", "cities.csv") if (folder / f).exists()]
-    if len(meta_files) == 2:
-        raise DataError(str(folder), "both units.csv and cities.csv",
-                        "one metadata file (units.csv; cities.csv is the older name)")
-    if meta_files:
-        cities = read_table(folder / meta_files[0])
-        _units_column(cities)
-        _same_units(cities, all_units, primary.path)
-        meta = pd.DataFrame(cities.rows, columns=cities.header).set_index("unit").loc[units]
-        for gid, group in spec.groups.items():
-            if group.column not in meta.columns:
-                raise DataError(f"{cities.path} header", f"no column '{group.column}'",
-                                f"the column that spec group '{gid}' names")
+    meta = meta_all.loc[units] if len(meta_all.columns) else \
+        pd.DataFrame(index=pd.Index(units, name="unit"))
 
     sub = None
     if (folder / "subtables.csv").exists():
@@ -366,7 +545,9 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                    published_decimals=pdecimals, published_ranks=ranks, meta=meta,
                    subtables=sub, claims=claims, indicator_half=half,
                    published_half=0.5 * 10.0 ** -pdecimals.astype(float), raw=raw,
-                   available=available, excluded=excluded)
+                   available=available, excluded=excluded, pipeline=pipeline,
+                   has_published=has_published, treatment=treatment, raw_scores=raw_check,
+                   n_exceptions=n_exceptions)
 
 
 SUBTABLE_COLUMNS = ["table", "dimension", "group_kind", "group", "rank", "unit", "node", "value"]

@@ -47,7 +47,12 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
     """The coarsest significant grid the values lie on, or None when there is none."""
     v = np.asarray(values, dtype=float)
     h = np.asarray(half_units, dtype=float)
-    resolution = 2 * float(np.median(h))  # the typical printing resolution
+    # the typical printing resolution; values clipped at a goalpost carry no rounding
+    # (h = 0) and would make it 0
+    printed = h[h > 0]
+    if printed.size == 0:
+        return None
+    resolution = 2 * float(np.median(printed))
     positive = np.unique(v[v > 0])
     if positive.size == 0:
         return None
@@ -61,9 +66,11 @@ def detect_grid(values: np.ndarray, half_units: np.ndarray, max_divisor: int = 2
     cands = cands[cands >= 2 * resolution - 1e-12]
     if cands.size == 0:
         return None
-    lattice = np.arange(np.floor(v.min() / resolution), np.ceil(v.max() / resolution) + 1)
-    if lattice.size > 20000:
-        lattice = lattice[:: lattice.size // 20000 + 1]
+    # every printable number over the range, thinned to at most ~20,000 points without ever
+    # building the full lattice (full-precision values would make it billions long)
+    first, last = np.floor(v.min() / resolution), np.ceil(v.max() / resolution)
+    count = int(last - first) + 1
+    lattice = np.arange(first, last + 1, count // 20000 + 1 if count > 20000 else 1)
     lattice = lattice * resolution
     tol = h[None, :] + 1e-9
 

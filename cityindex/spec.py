@@ -9,12 +9,16 @@ normalised scores); ``decimals`` (the minimum printed precision of published sco
 read under ``decimals = 3`` is 0.850 ± 0.0005); tiers either as ``tiers`` (counts in rank order,
 summing to the number of ranked units) or ``tier_thresholds`` (descending score cut-offs: tier 1
 is a score >= the first, the last tier below the last), optional ``tier_labels``; ``missing`` =
-``error`` | ``exclude`` | ``reweight`` (what an empty indicator cell means).
+``error`` | ``exclude`` | ``reweight`` (what an empty indicator cell means); ``coverage`` (rank
+a unit only when at least this share of its applicable indicators is present); ``title`` (the
+index's name on the page).
 
-Leaves: ``normalisation`` (minmax | goalposts | zscore | rank | score5 | none), ``goalposts =
-[lo, hi]`` in raw units, ``transform`` (none | log | log10, before scaling, goalposts too),
-``direction`` (higher | lower). Aggregates: ``aggregation`` (arithmetic | geometric).
-Unknown keys anywhere are errors naming the key, its table and the closest known key.
+Leaves: ``normalisation``, ``goalposts = [lo, hi]`` in raw units, ``transform`` (before scaling,
+goalposts too), ``direction`` (higher | lower), ``treatment`` (none | winsorise | cap, with
+``cap = [lo, hi]`` or ``cap_percentiles = [p_lo, p_hi]``). Aggregates: ``aggregation`` (and
+``p`` for ``power_mean``). Any node: ``impute`` (with ``impute_by``, a units.csv column, for
+``group_mean``). The names allowed are those of the registries in :mod:`cityindex.construction`;
+unknown keys and names anywhere are errors naming the key, its table and the closest known one.
 """
 
 from __future__ import annotations
@@ -24,24 +28,34 @@ import itertools
 import math
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from cityindex.construction.aggregations import AGGREGATIONS as AGGREGATION_OPS
+from cityindex.construction.imputation import IMPUTATIONS as IMPUTATION_OPS
+from cityindex.construction.normalisations import LEAF_NORMALISATIONS
+from cityindex.construction.normalisations import TRANSFORMS as TRANSFORM_OPS
+from cityindex.construction.treatment import TREATMENTS as TREATMENT_OPS
 from cityindex.errors import SpecError
 
-NORMALISATIONS = ("minmax", "goalposts", "zscore", "rank", "score5", "none")
-TRANSFORMS = ("none", "log", "log10")
+NORMALISATIONS = LEAF_NORMALISATIONS.names()
+TRANSFORMS = TRANSFORM_OPS.names()
+AGGREGATIONS = AGGREGATION_OPS.names()
+IMPUTATIONS = IMPUTATION_OPS.names()
+TREATMENTS = TREATMENT_OPS.names()
+
 DIRECTIONS = ("higher", "lower")
-AGGREGATIONS = ("arithmetic", "geometric")
 MISSING_RULES = ("error", "exclude", "reweight")
 WEIGHT_TOLERANCE = 1e-9
 TOP_KEYS = ("index", "nodes", "groups")
-INDEX_KEYS = ("id", "title_zh", "title_en", "root", "units", "tiers", "tier_thresholds",
-              "tier_labels", "decimals", "scale", "missing")
+INDEX_KEYS = ("id", "title", "title_zh", "title_en", "root", "units", "tiers",
+              "tier_thresholds", "tier_labels", "decimals", "scale", "missing", "coverage")
 NODE_KEYS = ("parent", "weight", "label_zh", "label_en", "source", "normalisation",
-             "goalposts", "transform", "direction", "aggregation")
+             "goalposts", "transform", "direction", "aggregation", "p", "impute", "impute_by",
+             "treatment", "cap", "cap_percentiles")
 GROUP_KEYS = ("column", "tiers", "exclude", "label_en", "label_zh")
 
 
@@ -58,6 +72,12 @@ class Node:
     goalposts: tuple[float, float] | None = None
     transform: str = "none"
     direction: str = "higher"
+    p: float | None = None                   # power_mean's exponent
+    impute: str = "none"                     # what fills the node where it is missing
+    impute_by: str | None = None             # units.csv column of group_mean
+    treatment: str = "none"                  # leaves: outlier treatment of raw values
+    cap: tuple[float, float] | None = None
+    cap_percentiles: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,21 @@ class Spec:
     tier_thresholds: tuple[float, ...] | None = None
     tier_labels: tuple[str, ...] = ()
     missing: str = "error"
+    coverage: float | None = None
+    title: str = ""
+
+    @cached_property
+    def _children(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for n in self.nodes.values():
+            if n.parent is not None:
+                out[n.parent].append(n.id)
+        return out
+
+    @property
+    def display_title(self) -> str:
+        """The index's name for the page: ``title``, else the English or Chinese title."""
+        return self.title or self.title_en or self.title_zh or self.id
 
     @property
     def unit(self) -> str:
@@ -112,41 +147,50 @@ class Spec:
     @property
     def linear(self) -> bool:
         """Every aggregate is arithmetic: the composite is linear in the indicators with the
-        effective weights (the fast path of every analysis)."""
+        effective weights (the fast path of every analysis, where the data are complete)."""
         return all(self.nodes[a].aggregation == "arithmetic" for a in self.aggregates)
 
     def children(self, node: str) -> list[str]:
-        return [n.id for n in self.nodes.values() if n.parent == node]
+        return list(self._children[node])
 
     @property
     def indicators(self) -> list[str]:
         """Leaves, in depth-first order of the tree."""
-        return [n for n in self.preorder() if not self.children(n)]
+        return list(self._order[0])
 
     @property
     def aggregates(self) -> list[str]:
         """Internal nodes in post-order: children before parents, so they can be computed in
         this order."""
-        return [n for n in self.postorder() if self.children(n)]
+        return list(self._order[1])
+
+    @cached_property
+    def _order(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        pre = self.preorder()
+        return (tuple(n for n in pre if not self._children[n]),
+                tuple(n for n in self.postorder() if self._children[n]),
+                tuple(n for n in pre if n != self.root))
 
     def postorder(self, node: str | None = None) -> list[str]:
-        node = node or self.root
-        return [d for k in self.children(node) for d in self.postorder(k)] + [node]
-
-    def preorder(self) -> list[str]:
-        out: list[str] = []
-        stack = [self.root]
+        """Children before parents, siblings in order (iterative: any depth)."""
+        out, stack = [], [node or self.root]
         while stack:
-            node = stack.pop()
-            out.append(node)
-            stack.extend(reversed(self.children(node)))
+            n = stack.pop()
+            out.append(n)
+            stack.extend(self._children[n])
+        return out[::-1]
+
+    def preorder(self, node: str | None = None) -> list[str]:
+        out: list[str] = []
+        stack = [node or self.root]
+        while stack:
+            n = stack.pop()
+            out.append(n)
+            stack.extend(reversed(self._children[n]))
         return out
 
     def leaves_under(self, node: str) -> list[str]:
-        kids = self.children(node)
-        if not kids:
-            return [node]
-        return [leaf for k in kids for leaf in self.leaves_under(k)]
+        return [n for n in self.preorder(node) if not self._children[n]]
 
     def path_to_root(self, node: str) -> list[str]:
         """The node and its ancestors up to (excluding) the root."""
@@ -159,7 +203,7 @@ class Spec:
     @property
     def weighted_nodes(self) -> list[str]:
         """Every node that carries a weight (all but the root), in preorder."""
-        return [n for n in self.preorder() if n != self.root]
+        return list(self._order[2])
 
     def nominal_weights(self) -> pd.Series:
         return pd.Series({n: self.nodes[n].weight for n in self.weighted_nodes}, dtype=float)
@@ -285,10 +329,19 @@ def load_spec(path: str | Path) -> Spec:
     if (not isinstance(scale, list) or len(scale) != 2
             or not all(_is_number(v) for v in scale) or scale[0] >= scale[1]):
         raise SpecError(f"{where}.scale", f"found {scale!r}", "[low, high] with low < high")
-    for key in ("id", "title_zh", "title_en", "units"):
+    for key in ("id", "title", "title_zh", "title_en", "units"):
         if key in index and not isinstance(index[key], str):
             raise SpecError(f"{where}.{key}", f"found {index[key]!r}", "a string")
     missing = _choice(index, "missing", where, MISSING_RULES, "error")
+    coverage = index.get("coverage")
+    if coverage is not None and not (_is_number(coverage) and 0 < coverage <= 1):
+        raise SpecError(f"{where}.coverage", f"found {coverage!r}",
+                        "a share in (0, 1]: rank a unit only with at least this share of its "
+                        "applicable indicators present")
+    units_noun = index.get("units", "units")
+    if isinstance(units_noun, str) and not units_noun.strip():
+        raise SpecError(f"{where}.units", f"found {units_noun!r}",
+                        "a non-empty unit noun, e.g. \"countries\"")
 
     raw_nodes = raw.get("nodes")
     if not isinstance(raw_nodes, dict) or not raw_nodes:
@@ -296,6 +349,10 @@ def load_spec(path: str | Path) -> Spec:
     if root not in raw_nodes:
         raise SpecError(f"{where}.root", f"root '{root}' has no [nodes.{root}] table",
                         "a node id defined under [nodes]")
+    for node_id, table in raw_nodes.items():
+        if isinstance(table, dict) and "parent" in table and not isinstance(table["parent"], str):
+            raise SpecError(f"{name} [nodes.{node_id}].parent", f"found {table['parent']!r}",
+                            "the id of one parent node (a string)")
     parents = {t.get("parent") for t in raw_nodes.values() if isinstance(t, dict)}
     nodes: dict[str, Node] = {}
     for node_id, table in raw_nodes.items():
@@ -319,14 +376,15 @@ def load_spec(path: str | Path) -> Spec:
                 raise SpecError(f"{nwhere}.weight", f"found {weight}",
                                 "a finite weight between 0 and 1")
         leaf = node_id not in parents
-        leaf_keys = ("normalisation", "goalposts", "transform", "direction")
+        leaf_keys = ("normalisation", "goalposts", "transform", "direction", "treatment",
+                     "cap", "cap_percentiles")
         misplaced = ([k for k in leaf_keys if k in table] if not leaf
-                     else (["aggregation"] if "aggregation" in table else []))
+                     else [k for k in ("aggregation", "p") if k in table])
         if misplaced:
             kind = "an aggregate node" if not leaf else "an indicator (leaf)"
             raise SpecError(f"{nwhere}.{misplaced[0]}", f"set on {kind}",
-                            "normalisation/goalposts/transform/direction on indicators, "
-                            "aggregation on aggregate nodes")
+                            "normalisation/goalposts/transform/direction/treatment on "
+                            "indicators, aggregation (and p) on aggregate nodes")
         goalposts = None
         if "goalposts" in table:
             gp = table["goalposts"]
@@ -336,6 +394,46 @@ def load_spec(path: str | Path) -> Spec:
                                 "[lo, hi] in raw units with lo < hi")
             goalposts = (float(gp[0]), float(gp[1]))
         transform = _choice(table, "transform", nwhere, TRANSFORMS, "none")
+        aggregation = _choice(table, "aggregation", nwhere, AGGREGATIONS, "arithmetic")
+        p = table.get("p")
+        if aggregation == "power_mean" or p is not None:
+            if aggregation != "power_mean":
+                raise SpecError(f"{nwhere}.p", "set without aggregation = 'power_mean'",
+                                "p only together with aggregation = 'power_mean'")
+            if not _is_number(p) or p == 0:
+                raise SpecError(f"{nwhere}.p", f"found {p!r}",
+                                "a non-zero number (the power mean's exponent; use "
+                                "aggregation = 'geometric' for p = 0)")
+            p = float(p)
+        impute = _choice(table, "impute", nwhere, IMPUTATIONS, "none")
+        impute_by = table.get("impute_by")
+        if (impute == "group_mean") != (impute_by is not None):
+            raise SpecError(f"{nwhere}.impute_by", f"found {impute_by!r} with impute = "
+                            f"{impute!r}", "impute_by = '<units.csv column>' exactly when "
+                            "impute = 'group_mean'")
+        if impute_by is not None and not (isinstance(impute_by, str) and impute_by.strip()):
+            raise SpecError(f"{nwhere}.impute_by", f"found {impute_by!r}",
+                            "the name of a units.csv column")
+        treatment = _choice(table, "treatment", nwhere, TREATMENTS, "none")
+        caps: dict[str, tuple[float, float] | None] = {"cap": None, "cap_percentiles": None}
+        for key in caps:
+            if key in table:
+                c = table[key]
+                hi_ok = 100 if key == "cap_percentiles" else math.inf
+                if (not isinstance(c, list) or len(c) != 2 or not all(_is_number(v) for v in c)
+                        or c[0] >= c[1] or (key == "cap_percentiles"
+                                            and not 0 <= c[0] < c[1] <= hi_ok)):
+                    raise SpecError(f"{nwhere}.{key}", f"found {c!r}",
+                                    "[lo, hi] with lo < hi" + (" within [0, 100]"
+                                                               if key == "cap_percentiles"
+                                                               else ""))
+                caps[key] = (float(c[0]), float(c[1]))
+        if (treatment == "cap") != (caps["cap"] is not None or caps["cap_percentiles"]
+                                    is not None) or (caps["cap"] and caps["cap_percentiles"]):
+            raise SpecError(f"{nwhere}.treatment", f"found treatment = {treatment!r} with "
+                            f"cap = {caps['cap']!r}, cap_percentiles = "
+                            f"{caps['cap_percentiles']!r}", "treatment = 'cap' together with "
+                            "exactly one of cap = [lo, hi] or cap_percentiles = [p_lo, p_hi]")
         if transform != "none" and goalposts is not None and goalposts[0] <= 0:
             raise SpecError(f"{nwhere}.goalposts", f"found {list(goalposts)!r}",
                             f"positive goalposts for transform '{transform}'")
@@ -343,9 +441,10 @@ def load_spec(path: str | Path) -> Spec:
             id=node_id, parent=parent, weight=weight,
             label_zh=str(table.get("label_zh", "")), label_en=str(table.get("label_en", "")),
             normalisation=table.get("normalisation"), source=str(table.get("source", "")),
-            aggregation=_choice(table, "aggregation", nwhere, AGGREGATIONS, "arithmetic"),
-            goalposts=goalposts, transform=transform,
+            aggregation=aggregation, goalposts=goalposts, transform=transform,
             direction=_choice(table, "direction", nwhere, DIRECTIONS, "higher"),
+            p=p, impute=impute, impute_by=impute_by, treatment=treatment, cap=caps["cap"],
+            cap_percentiles=caps["cap_percentiles"],
         )
 
     # Every node must reach the root without a cycle.
@@ -365,6 +464,8 @@ def load_spec(path: str | Path) -> Spec:
         title_zh=str(index.get("title_zh", "")), title_en=str(index.get("title_en", "")),
         path=name, units=str(index.get("units", "units")), tier_thresholds=thresholds,
         tier_labels=tuple(labels), missing=missing,
+        coverage=None if coverage is None else float(coverage),
+        title=str(index.get("title", "")),
     )
     for agg in spec.aggregates:
         kids = spec.children(agg)

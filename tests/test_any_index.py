@@ -196,8 +196,8 @@ def test_shared_published_ranks_are_ties_not_errata(tmp_path):
      "[index].tier_treshold: unknown key (did you mean 'tier_thresholds'?)"),
     ("decimals = 3", 'decimals = "two"', "[index].decimals: found 'two'"),
     ("tier_thresholds = [0.6, 0.4]", "tier_thresholds = [0.4, 0.6]", "strictly descending"),
-    ('[nodes.r]\naggregation = "geometric"', '[nodes.r]\naggregation = "harmonic"',
-     "[nodes.r].aggregation: found 'harmonic'"),
+    ('[nodes.r]\naggregation = "geometric"', '[nodes.r]\naggregation = "medianish"',
+     "[nodes.r].aggregation: found 'medianish'"),
 ])
 def test_bad_spec_keys_exit_2_with_one_line(tmp_path, capsys, old, new, message):
     cells = [["u1", "0.2", "0.6", "0.9"], ["u2", "0.5", "0.5", "0.5"]]

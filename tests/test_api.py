@@ -53,7 +53,7 @@ def test_public_names_import():
     ({"weights": "gaussian"}, "weights"), ({"concentration": -1}, "concentration"),
     ({"normalisations": ("published", "log")}, "normalisations"),
     ({"normalisations": "published"}, "normalisations"),
-    ({"aggregations": ("harmonic",)}, "aggregations"), ({"samples": 0}, "samples"),
+    ({"aggregations": ("medianish",)}, "aggregations"), ({"samples": 0}, "samples"),
     ({"samples": 2.5}, "samples"), ({"tier_probability": 0}, "tier_probability"),
     ({"leave_one_out": "yes"}, "leave_one_out"), ({"sobol": 5}, "sobol"),
 ])

@@ -11,16 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import AGGREGATIONS, effective_weight_batch, normalise
 from cityindex.data import Dataset
 from cityindex.errors import ComputationError
 from cityindex.rank import RankHistogram, rank_desc, tier_of_rank
-from cityindex.score import (
-    aggregate,
-    effective_weight_batch,
-    evaluate_tree,
-    log_shifted,
-    normalise,
-)
+from cityindex.score import log_shifted
 from cityindex.spec import tier_of_score
 
 
@@ -30,21 +25,21 @@ def composite(ds: Dataset, node_weights: np.ndarray | None = None) -> np.ndarray
     ``spec.weighted_nodes`` order; default nominal): (units,) or (S, units)."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
-    if spec.linear and ds.available is None:  # the fast path: one matrix product
+    if ds.pipeline.linear:  # the fast path: one matrix product
         w = (spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
              if node_weights is None else node_weights)
         eff = effective_weight_batch(spec, np.atleast_2d(w))
         out = eff @ x.T
         return out if np.ndim(w) == 2 else out[0]
-    return evaluate_tree(spec, x, node_weights, available=ds.available)
+    return ds.pipeline.evaluate(x, node_weights)
 
 
 def nominal_scores(ds: Dataset, weights: pd.Series | None = None) -> pd.Series:
     """Composite scores with the published method — published normalisation, each node's own
     aggregation, nominal (or the given node) weights — as a Series indexed by unit."""
-    if weights is None and ds.spec.linear and ds.available is None:
+    if weights is None and ds.pipeline.linear:
         eff = ds.spec.effective_weights().reindex(ds.spec.indicators).to_numpy()
-        values = aggregate(ds.indicators[ds.spec.indicators].to_numpy(), eff)
+        values = eff @ ds.indicators[ds.spec.indicators].to_numpy().T
     else:
         w = None if weights is None else \
             weights.reindex(ds.spec.weighted_nodes).to_numpy(dtype=float)
@@ -127,17 +122,19 @@ def partitions(ds: Dataset, groups: list[Group]) -> list[np.ndarray]:
 
 
 class IndexModel:
-    """Scores batches of scenarios for one dataset.
+    """Scores batches of scenarios for one dataset, through the dataset's pipeline.
 
-    Aggregation choices: ``published`` (each node's own method from the spec), ``arithmetic``
-    or ``geometric`` (that method at every node; geometric on value + offset). Linear cases
-    (arithmetic everywhere, or geometric everywhere: log-linear) are one matrix product per
-    (normalisation, aggregation) pair in the batch; others go through the tree node by node.
+    Aggregation choices: ``published`` (each node's own method from the spec) or the name of
+    a registered aggregation (that method at every node, on value + offset where the
+    aggregation needs positive values). Where every node's method is linear (or log-linear)
+    in the weights and the data are complete, a batch is one matrix product per
+    (normalisation, aggregation) pair; otherwise it goes through the tree node by node.
     """
 
     def __init__(self, ds: Dataset, normalisations: tuple[str, ...],
                  aggregations: tuple[str, ...], offset: float) -> None:
         self.spec = ds.spec
+        self.pipeline = ds.pipeline
         x = ds.indicators[ds.spec.indicators].to_numpy()
         self.normalisations = normalisations
         self.aggregations = aggregations
@@ -148,19 +145,25 @@ class IndexModel:
         # log(x + offset) once per normalisation: refuses non-positive values up front
         self.logx = ([log_shifted(xk, offset, f"'{m}'-normalised indicators")
                       for xk, m in zip(self.x, normalisations)]
-                     if "geometric" in aggregations and ds.available is None else None)
+                     if "loglinear" in self.methods.values() else None)
         self.n_units = x.shape[0]
 
-    def _methods(self, choice: str) -> dict[str, str] | str:
-        """'arithmetic'/'geometric' when one method holds at every node (a linear path),
-        else the per-node methods."""
+    def _methods(self, choice: str) -> str | dict[str, str]:
+        """'linear' / 'loglinear' (geometric on value + offset) when one method holds at every
+        node and the path is a matrix product, else the per-node methods."""
         if choice == "published":
-            own = {a: self.spec.nodes[a].aggregation for a in self.spec.aggregates}
-            return own if len(set(own.values())) > 1 or self.available is not None \
-                or "geometric" in own.values() else "arithmetic"
-        if self.available is not None:
-            return {a: choice for a in self.spec.aggregates}
-        return choice
+            form = self.pipeline.uniform_form()
+            # the published geometric mean has no offset: it goes through the tree
+            return "linear" if form == "linear" else \
+                {a: self.spec.nodes[a].aggregation for a in self.spec.aggregates}
+        AGGREGATIONS.get(choice, "[aggregation].choices")
+        form = self.pipeline.uniform_form(choice)
+        if form in ("linear", "loglinear"):
+            return form
+        return {a: choice for a in self.spec.aggregates}
+
+    def offset_of(self, choice: str) -> float:
+        return 0.0 if choice == "published" else self.offset
 
     def scores(self, node_weights: np.ndarray, effective: np.ndarray,
                normalisation: np.ndarray, aggregation: np.ndarray) -> np.ndarray:
@@ -177,14 +180,13 @@ class IndexModel:
                 if whole:
                     rows = slice(None)
                 method = self.methods[choice]
-                if method == "arithmetic":
+                if method == "linear":
                     part = effective[rows] @ self.x[k].T
-                elif method == "geometric":
+                elif method == "loglinear":
                     part = np.exp(effective[rows] @ self.logx[k].T) - self.offset
                 else:
-                    offset = 0.0 if choice == "published" else self.offset
-                    part = evaluate_tree(self.spec, self.x[k], node_weights[rows],
-                                         method, offset, self.available)
+                    part = self.pipeline.evaluate(self.x[k], node_weights[rows], method,
+                                                  self.offset_of(choice))
                 if whole:
                     out = part
                 else:
@@ -195,10 +197,11 @@ class IndexModel:
             out = np.empty((effective.shape[0], self.n_units))
         if not np.isfinite(out).all():
             bad = np.argwhere(~np.isfinite(out))[0]
+            name = self.pipeline.units[bad[1]] if self.pipeline.units else f"#{bad[1]}"
             raise ComputationError(
                 f"scenario with normalisation '{self.normalisations[normalisation[bad[0]]]}'"
                 f" and aggregation '{self.aggregations[aggregation[bad[0]]]}'",
-                f"a non-finite composite score for unit #{bad[1]}", "finite scores")
+                f"a non-finite composite score for unit '{name}'", "finite scores")
         return out
 
 

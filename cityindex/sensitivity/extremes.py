@@ -33,60 +33,33 @@ weight set is therefore not credited; re-scoring every witness checks the stated
 from __future__ import annotations
 
 import contextlib
-import itertools
 import math
 import multiprocessing as mp
 import os
 import signal
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from cityindex.construction import WeightBox, effective_weight_batch
+from cityindex.construction.weightbox import MAX_VERTICES, Polytope
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc, rank_matrix, tier_of_rank
 from cityindex.result import Result
-from cityindex.score import effective_weight_batch
 from cityindex.sensitivity.dominance import dominance_tables
 from cityindex.sensitivity.engine import composite, published_ranks, published_tiers
-from cityindex.sensitivity.sampler import renormalise, sibling_columns
 from cityindex.spec import Spec, tier_of_score
 from cityindex.streams import Stream, block_rng
 
 MARGIN = 1e-5
-MAX_VERTICES = 1 << 16
 HIGHS_OPTIONS: dict = {"presolve": False}  # presolve costs more than it saves here
 
 
-@dataclass(frozen=True)
-class Polytope:
-    """Linear description of admissible normalised effective weights: variables z
-    (indicators) then t (one per aggregate); A_ub @ v <= 0 and sum(z) = 1."""
-
-    a_ub: np.ndarray
-    n_ind: int
-    n_aux: int
-
-
 def weight_polytope(spec: Spec, delta: float) -> Polytope:
-    leaves = spec.indicators
-    aggs = spec.aggregates
-    n_ind, n_aux = len(leaves), len(aggs)
-    rows = []
-    for j, agg in enumerate(aggs):
-        for child in spec.children(agg):
-            mass = np.zeros(n_ind + n_aux)
-            for leaf in spec.leaves_under(child):
-                mass[leaves.index(leaf)] = 1.0
-            nominal = spec.nodes[child].weight
-            lower = -mass.copy()
-            lower[n_ind + j] = nominal * (1 - delta)      # l t - M <= 0
-            upper = mass.copy()
-            upper[n_ind + j] = -nominal * (1 + delta)     # M - h t <= 0
-            rows += [lower, upper]
-    return Polytope(np.array(rows), n_ind, n_aux)
+    """The weight box as linear constraints (:meth:`WeightBox.polytope`)."""
+    return WeightBox(spec, delta).polytope()
 
 
 def vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
@@ -97,27 +70,9 @@ def vertex_weights(spec: Spec, delta: float) -> np.ndarray | None:
 
 
 def vertex_node_weights(spec: Spec, delta: float) -> np.ndarray | None:
-    """Node weights (``spec.weighted_nodes`` order) at every combination of sibling-group box
-    vertices, or None when there are more than MAX_VERTICES combinations."""
-    groups = [spec.children(a) for a in spec.aggregates]
-    total = int(np.prod([2 ** len(g) for g in groups]))
-    if total > MAX_VERTICES:
-        return None
-    nominal = spec.nominal_weights()
-    per_group = []
-    for g in groups:
-        options = []
-        for signs in itertools.product((-1.0, 1.0), repeat=len(g)):
-            w = np.array([nominal[c] * (1 + s * delta) for c, s in zip(g, signs)])
-            options.append(w / w.sum())
-        per_group.append(options)
-    out = []
-    for combo in itertools.product(*per_group):
-        w = nominal.copy()
-        for g, vals in zip(groups, combo):
-            w[g] = vals
-        out.append(w.reindex(spec.weighted_nodes).to_numpy())
-    return np.array(out)
+    """Node weights at the weight box's vertices (:meth:`WeightBox.vertices`), or None when
+    there are more than MAX_VERTICES."""
+    return WeightBox(spec, delta).vertices(MAX_VERTICES)
 
 
 @contextlib.contextmanager
@@ -234,10 +189,10 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
     ``max_milp_units`` units (default MILP_UNITS; see :func:`_bounded_extremes`)."""
     spec = ds.spec
     x = ds.indicators[spec.indicators].to_numpy()
-    if ds.available is None and spec.linear:
+    form = ds.pipeline.uniform_form()   # the aggregations' declared weight form
+    if form == "linear":
         method = EXACT
-    elif ds.available is None and (x > 0).all() and all(
-            spec.nodes[a].aggregation == "geometric" for a in spec.aggregates):
+    elif form == "loglinear" and (x > 0).all():
         x, method = np.log(x), EXACT_LOG
     else:
         return _sampled_extremes(ds, delta, seed)
@@ -314,11 +269,8 @@ def _sampled_extremes(ds: Dataset, delta: float, seed: int) -> pd.DataFrame:
     """Best and worst ranks over the weight box's vertices and uniform draws inside it (the
     Monte-Carlo ``uniform`` model's support), with witnesses."""
     spec = ds.spec
-    nominal = spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
     rng = block_rng(seed, Stream.EXTREMES)
-    draws = renormalise(nominal * rng.uniform(1 - delta, 1 + delta,
-                                              size=(SAMPLED_DRAWS, nominal.size)),
-                        sibling_columns(spec))
+    draws = WeightBox(spec, delta).draw(rng, SAMPLED_DRAWS)
     vertices = vertex_node_weights(spec, delta)
     nodes = draws if vertices is None else np.vstack([vertices, draws])
     scores = np.vstack([composite(ds, chunk) for chunk in np.array_split(

@@ -30,16 +30,16 @@ import numpy as np
 import pandas as pd
 from SALib.util import extract_group_names
 
+from cityindex.construction import WeightBox, effective_weight_batch, normalise
 from cityindex.data import Dataset
 from cityindex.model import SobolSettings, UncertaintyModel
 from cityindex.rank import rank_matrix
 from cityindex.result import Result
-from cityindex.score import effective_weight_batch, evaluate_tree, log_shifted, normalise
+from cityindex.score import log_shifted
 from cityindex.sensitivity import sobol, sobol_stream
 from cityindex.sensitivity.engine import IndexModel, nominal_ranks
 from cityindex.sensitivity.leave_one_out import drop_indicator
 from cityindex.sensitivity.noise import check_noise_models, draw_noisy, noise_parameters
-from cityindex.sensitivity.sampler import renormalise, sibling_columns
 from cityindex.spec import Spec
 from cityindex.streams import Stream, block_rng
 
@@ -49,11 +49,12 @@ NOISE_REALISATIONS = 1024
 def index_problem(spec: Spec, cfg: UncertaintyModel, grouped: bool = False,
                   leave_one_out: bool = True, noise: bool = False) -> dict:
     """The SALib problem of the index's factors."""
-    delta = cfg.delta
     names, bounds, groups = [], [], []
-    for node in spec.weighted_nodes:
+    box = WeightBox(spec, cfg.delta)
+    # delta = 0: the weights are fixed, not a factor (SALib refuses an empty range)
+    for node, span in zip(spec.weighted_nodes, box.sobol_bounds() if cfg.delta > 0 else []):
         names.append(f"w_{node}")
-        bounds.append([1 - delta, 1 + delta])
+        bounds.append(span)
         parent = spec.nodes[node].parent
         groups.append("pillar weights" if parent == spec.root else f"{parent} split")
     if len(cfg.normalisations) > 1:
@@ -127,7 +128,8 @@ def _noisy_normalised(ds: Dataset, cfg: UncertaintyModel, seed: int) -> dict[str
     arr = np.stack([np.stack([normalise(d, m, spec.scale) for m in cfg.normalisations])
                     for d in draws])
     out = {"x": arr}
-    if "geometric" in cfg.aggregations and ds.available is None:
+    if any(ds.pipeline.uniform_form(a) == "loglinear" for a in cfg.aggregations
+           if a != "published"):
         out["log"] = log_shifted(arr, cfg.geometric_offset, "noisy normalised indicators")
     return out
 
@@ -142,15 +144,14 @@ def _noisy_scores(noisy: dict[str, np.ndarray], k: np.ndarray, norm: np.ndarray,
         if rows.size == 0:
             continue
         method = scorer.methods[choice]
-        if isinstance(method, dict):  # node by node (mixed methods or missing values)
-            offset = 0.0 if choice == "published" else cfg.geometric_offset
-            out[rows] = evaluate_tree(scorer.spec, noisy["x"][k[rows], norm[rows]], w[rows],
-                                      method, offset, scorer.available)
-        elif method == "arithmetic":
+        if method == "linear":
             out[rows] = np.einsum("sud,sd->su", noisy["x"][k[rows], norm[rows]], eff[rows])
-        else:
+        elif method == "loglinear":
             out[rows] = np.exp(np.einsum("sud,sd->su", noisy["log"][k[rows], norm[rows]],
                                          eff[rows])) - cfg.geometric_offset
+        else:  # node by node, through the dataset's pipeline
+            out[rows] = scorer.pipeline.evaluate(noisy["x"][k[rows], norm[rows]], w[rows],
+                                                 method, scorer.offset_of(choice))
     return out
 
 
@@ -162,8 +163,8 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
     spec = ds.spec
     names = problem["names"]
     nodes = spec.weighted_nodes
-    nominal_w = spec.nominal_weights().reindex(nodes).to_numpy()
-    siblings = sibling_columns(spec)
+    box = WeightBox(spec, cfg.delta)
+    n_weights = sum(name.startswith("w_") for name in names)
     scorer = IndexModel(ds, cfg.normalisations, cfg.aggregations, cfg.geometric_offset)
     reference = nominal_ranks(ds)
     noisy = _noisy_normalised(ds, cfg, seed) if "measurement_noise" in names else None
@@ -176,7 +177,7 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
 
     def evaluate(x: np.ndarray) -> np.ndarray:
         n = x.shape[0]
-        w = renormalise(nominal_w * x[:, : len(nodes)], siblings)
+        w = box.from_factors(x[:, : len(nodes)] if n_weights else np.ones((n, len(nodes))))
         if "leave_one_out" in names:
             choice = leave_one_out_trigger(x[:, names.index("leave_one_out")],
                                            len(spec.indicators), leave_one_out_none)

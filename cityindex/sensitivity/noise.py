@@ -35,13 +35,13 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import effective_weight_batch
 from cityindex.data import Dataset
 from cityindex.errors import ModelError
 from cityindex.model import NOISE_MODELS, NoiseModel, NoiseSettings, UncertaintyModel
 from cityindex.quantisation import detect_grid
 from cityindex.rank import RankFolder
 from cityindex.result import Result
-from cityindex.score import effective_weight_batch, evaluate_tree
 from cityindex.sensitivity.engine import nominal_ranks, rank_summary, report_groups
 from cityindex.sensitivity.folding import rank_folder
 from cityindex.sensitivity.lens import RankDistribution
@@ -132,7 +132,7 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     params = noise_parameters(ds, models)
     folder = rank_folder(ds)
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
-    linear = spec.linear and ds.available is None
+    linear = ds.pipeline.linear
     # the replicates' scores are kept for the noise-alone run (the rank sets' covariance)
     scores = np.empty((replicates, ds.n_units)) if weights is None else None
     stream = Stream.NOISE if weights is None else Stream.NOISE_WEIGHTS
@@ -143,7 +143,7 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
         noisy = draw_noisy(x, params, rng, n, spec.scale)
         w = None if weights is None else weights.draw_weights(rng, n)
         if not linear:
-            s = evaluate_tree(spec, noisy, w, available=ds.available)
+            s = ds.pipeline.evaluate(noisy, w)
         elif w is None:
             s = noisy @ eff_nominal
         else:
@@ -164,7 +164,7 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     minmax = np.array([spec.nodes[i].normalisation == "minmax" for i in spec.indicators])
     lo_s, hi_s = spec.scale
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()
-    linear = spec.linear and ds.available is None
+    linear = ds.pipeline.linear
     folder = rank_folder(ds)
     u = x.shape[0]
     step = block_size(u, len(spec.indicators))
@@ -178,7 +178,7 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
         rescaled = lo_s + (hi_s - lo_s) * (x[None] - mn[:, None, :]) / span[:, None, :]
         values = np.where(minmax[None, None, :], rescaled, x[None])
         folder.add(values @ eff if linear
-                   else evaluate_tree(spec, values, available=ds.available))
+                   else ds.pipeline.evaluate(values))
     return folder
 
 

@@ -24,25 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cityindex.construction import WeightBox, effective_weight_batch
 from cityindex.model import UncertaintyModel
-from cityindex.score import effective_weight_batch
 from cityindex.spec import Spec
 from cityindex.streams import Stream, block_rng
 
 BLOCK = 2048  # scenarios per generator block; also the scoring batch (fits in cache)
-
-
-def sibling_columns(spec: Spec) -> list[np.ndarray]:
-    """Column indices (into ``spec.weighted_nodes``) of each aggregate's children."""
-    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
-    return [np.array([col[k] for k in spec.children(agg)]) for agg in spec.aggregates]
-
-
-def renormalise(weights: np.ndarray, siblings: list[np.ndarray]) -> np.ndarray:
-    """In place and returned: each sibling group's weights divided by their row sum."""
-    for g in siblings:
-        weights[:, g] /= weights[:, g].sum(axis=1, keepdims=True)
-    return weights
 
 
 @dataclass(frozen=True)
@@ -67,8 +54,9 @@ class ScenarioSampler:
         self.samples = model.samples if samples is None else samples
         self.stream = stream
         self.nodes = spec.weighted_nodes
-        self.nominal = spec.nominal_weights().reindex(self.nodes).to_numpy()
-        self.sibling_groups = sibling_columns(spec)
+        self.box = WeightBox(spec, model.delta)
+        self.nominal = self.box.nominal
+        self.sibling_groups = self.box.siblings
 
     @property
     def n_blocks(self) -> int:
@@ -82,8 +70,7 @@ class ScenarioSampler:
         if cfg.weights == "fixed":
             return np.broadcast_to(self.nominal, (n, self.nominal.size)).copy()
         if cfg.weights == "uniform":
-            factors = rng.uniform(1 - cfg.delta, 1 + cfg.delta, size=(n, self.nominal.size))
-            return renormalise(self.nominal * factors, self.sibling_groups)
+            return self.box.draw(rng, n)
         w = np.empty((n, self.nominal.size))
         for g in self.sibling_groups:
             alpha = (np.ones(g.size) if cfg.weights == "simplex"

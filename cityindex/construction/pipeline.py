@@ -1,0 +1,155 @@
+"""The pipeline: evaluate an index tree for a batch of weightings.
+
+Leaves carry normalised scores (units x indicators, NaN where missing). Each leaf and each
+aggregate node, in post-order: the unit's value is *present* when the data have it (a leaf) or
+any child is available (an aggregate), unless ``exceptions.csv`` marks it ``missing`` or
+``not_applicable`` for the unit; an aggregate combines its available children with its
+registered aggregation (weights renormalised over them); a value that is not present is filled
+by the node's imputation rule where it has one (never where not applicable). Every analysis
+evaluates through :class:`Pipeline`, so a method registered once works everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cityindex.construction.aggregations import AGGREGATIONS
+from cityindex.construction.imputation import IMPUTATIONS, impute
+from cityindex.errors import ComputationError
+
+if TYPE_CHECKING:
+    from cityindex.spec import Spec
+
+
+def effective_weight_batch(spec: Spec, node_weights: np.ndarray) -> np.ndarray:
+    """(scenarios, weighted nodes) node weights -> (scenarios, indicators) effective weights:
+    the product of node weights on each indicator's path to the root."""
+    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
+    out = np.ones((node_weights.shape[0], len(spec.indicators)))
+    for i, leaf in enumerate(spec.indicators):
+        for node in spec.path_to_root(leaf):
+            out[:, i] *= node_weights[:, col[node]]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Pipeline:
+    """How one dataset's scores are made: the tree, which leaf values are present, the
+    exceptions and the imputation groups.
+
+    available : (units, indicators) bool, or None when every value is present.
+    missing, not_applicable : node -> (units,) bool, from exceptions.csv.
+    groups : node -> (units,) int labels of its ``impute_by`` column (group_mean).
+    units : unit names, for messages.
+    """
+
+    spec: Spec
+    n_units: int
+    available: np.ndarray | None = None
+    missing: Mapping[str, np.ndarray] = field(default_factory=dict)
+    not_applicable: Mapping[str, np.ndarray] = field(default_factory=dict)
+    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
+    units: tuple[str, ...] = ()
+
+    @cached_property
+    def complete(self) -> bool:
+        """No gap and no exception: imputation can never apply."""
+        return self.available is None and not self.missing and not self.not_applicable
+
+    def uniform_form(self, methods: str | Mapping[str, str] | None = None) -> str | None:
+        """"linear" / "loglinear" when every node's aggregation has that weight form and the
+        data are complete (one matrix product scores a batch), else None."""
+        if not self.complete:
+            return None
+        forms = {AGGREGATIONS[self.method(a, methods)].weight_form
+                 for a in self.spec.aggregates}
+        return forms.pop() if len(forms) == 1 else None
+
+    @property
+    def linear(self) -> bool:
+        return self.uniform_form() == "linear"
+
+    def method(self, node: str, methods: str | Mapping[str, str] | None) -> str:
+        if isinstance(methods, str):
+            return methods
+        return (methods or {}).get(node, self.spec.nodes[node].aggregation)
+
+    def _name(self, i: int) -> str:
+        return f"'{self.units[i]}'" if self.units else f"#{i}"
+
+    def evaluate(self, x: np.ndarray, node_weights: np.ndarray | None = None,
+                 methods: str | Mapping[str, str] | None = None, offset: float = 0.0,
+                 node: str | None = None) -> np.ndarray:
+        """Scores through the tree, node by node.
+
+        x : (units, indicators) or (scenarios, units, indicators) normalised scores in
+            ``spec.indicators`` order.
+        node_weights : (W,) or (scenarios, W) in ``spec.weighted_nodes`` order (default
+            nominal).
+        methods : one aggregation for every node, or node -> aggregation (default each
+            node's own).
+        offset : added to every value before a geometric, harmonic or power mean (0: the
+            published method; a zero child then gives a zero mean, the limit).
+        node : return this node's scores instead of the root's.
+
+        Returns (units,) or (scenarios, units); NaN where a node is neither present nor
+        imputed.
+        """
+        spec = self.spec
+        x = np.asarray(x, dtype=float)
+        w = spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy() \
+            if node_weights is None else np.asarray(node_weights, dtype=float)
+        batched = x.ndim == 3 or w.ndim == 2
+        w2 = np.atleast_2d(w)                                     # (S or 1, W)
+        col = {n: j for j, n in enumerate(spec.weighted_nodes)}
+        n_units = x.shape[-2]
+        none = np.zeros(n_units, dtype=bool)
+        values: dict[str, np.ndarray] = {}
+        avail: dict[str, np.ndarray] = {}
+
+        def settle(name: str, value: np.ndarray, present: np.ndarray) -> None:
+            na = self.not_applicable.get(name, none)
+            present = present & ~na & ~self.missing.get(name, none)
+            rule = IMPUTATIONS[spec.nodes[name].impute]
+            value, present = impute(rule, value, present, ~present & ~na,
+                                    self.groups.get(name))
+            values[name] = value
+            avail[name] = present
+
+        for i, leaf in enumerate(spec.indicators):
+            present = (np.ones(n_units, dtype=bool) if self.available is None
+                       else np.asarray(self.available)[:, i].copy())
+            settle(leaf, x[..., i], present)
+        for agg in spec.aggregates:
+            kids = spec.children(agg)
+            op = AGGREGATIONS[self.method(agg, methods)]
+            v = np.stack(np.broadcast_arrays(*[values[k] for k in kids]), axis=-1)  # (..,U,k)
+            m = np.stack([avail[k] for k in kids], axis=-1)                          # (U, k)
+            wk = w2[:, [col[k] for k in kids]][:, None, :]                            # (S,1,k)
+            wm = wk * m[None]                                                         # (S,U,k)
+            den = wm.sum(axis=-1)
+            if op.positive:
+                shifted = np.where(m, v, 1.0) + offset
+                if (shifted < 0).any():
+                    where = np.argwhere(shifted < 0)[0]
+                    unit = int(where[-2])
+                    raise ComputationError(
+                        f"{op.label} at node '{agg}', unit {self._name(unit)}",
+                        f"a value {float(shifted[tuple(where)] - offset):.6g} + offset "
+                        f"{offset} < 0", "non-negative values")
+            out = op.combine(v, wm, m, den, offset, {"p": spec.nodes[agg].p})
+            present = m.any(axis=-1)
+            settle(agg, np.where(present, out, np.nan), present)
+            values[agg] = np.where(avail[agg], values[agg], np.nan)
+        result = values[node or spec.root]
+        return result if batched or result.ndim == 1 else result[0]
+
+    def node_available(self, node: str) -> np.ndarray:
+        """(units,) whether ``node`` has a value (present or imputed) for each unit."""
+        x = np.zeros((self.n_units, len(self.spec.indicators)))
+        return ~np.isnan(self.evaluate(x, node=node))
