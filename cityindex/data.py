@@ -29,6 +29,7 @@ import pandas as pd
 
 from cityindex.construction import LeafScaler, Pipeline, treat
 from cityindex.errors import DataError, SpecError
+from cityindex.frames import read_sources
 from cityindex.rank import rank_desc
 from cityindex.spec import Spec, load_spec
 
@@ -105,6 +106,27 @@ class Dataset:
     treatment: pd.DataFrame | None = None
     raw_scores: tuple[pd.DataFrame, pd.DataFrame] | None = None
     n_exceptions: int = 0
+    excluded_meta: dict | None = None
+    sources: dict | None = None
+
+    @classmethod
+    def from_frames(cls, indicators: pd.DataFrame | None = None,
+                    tree: pd.DataFrame | None = None, published: pd.DataFrame | None = None,
+                    units: pd.DataFrame | None = None, **kwargs) -> Dataset:
+        """A dataset from DataFrames, validated by the same code as a data folder
+        (:func:`cityindex.frames.dataset_from_frames`: also ``raw``, ``exceptions`` and
+        ``index``, the ``[index]`` keys)."""
+        from cityindex.frames import dataset_from_frames
+
+        if tree is None:
+            raise DataError("Dataset.from_frames", "no tree", "tree= a node table")
+        return dataset_from_frames(indicators, tree, published, units, **kwargs)
+
+    def to_folder(self, path: str | Path) -> Path:
+        """Write the data contract (spec.toml and the CSVs this dataset was built from)."""
+        from cityindex.frames import write_folder
+
+        return write_folder(self.sources or {}, path)
 
     def __post_init__(self) -> None:
         if self.pipeline is None:
@@ -115,6 +137,13 @@ class Dataset:
     @property
     def n_units(self) -> int:
         return len(self.units)
+
+    def excluded_names(self) -> list[str]:
+        """English names of the units left out of the ranking (empty where unknown)."""
+        if self.excluded is None:
+            return []
+        names = self.excluded_meta.get("name_en", {}) if self.excluded_meta else {}
+        return [str(names.get(u, "")) for u in self.excluded["unit"]]
 
     def label(self, unit: str) -> str:
         """Chinese name plus English name where known, e.g. '北京 Beijing'."""
@@ -547,7 +576,9 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                    published_half=0.5 * 10.0 ** -pdecimals.astype(float), raw=raw,
                    available=available, excluded=excluded, pipeline=pipeline,
                    has_published=has_published, treatment=treatment, raw_scores=raw_check,
-                   n_exceptions=n_exceptions)
+                   n_exceptions=n_exceptions, sources=read_sources(folder),
+                   excluded_meta={"name_en": meta_all["name_en"].reindex(list(reasons))
+                                  .to_dict()} if "name_en" in meta_all.columns else None)
 
 
 SUBTABLE_COLUMNS = ["table", "dimension", "group_kind", "group", "rank", "unit", "node", "value"]

@@ -38,7 +38,14 @@ from cityindex.sensitivity.lens import LENSES, stack
 from cityindex.sensitivity.montecarlo import MonteCarloResult, method_notes, run_montecarlo
 from cityindex.sensitivity.noise import NoiseResult, ResampleResult, check_noise_models
 from cityindex.sensitivity.scenarios import ScenariosResult
-from cityindex.verdict import fragile_table, headlines, verdict_counts, verdict_table
+from cityindex.verdict import (
+    NOT_RANKED,
+    fragile_table,
+    headlines,
+    verdict_counts,
+    verdict_table,
+    with_not_ranked,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -291,7 +298,7 @@ class AuditResult:
             found.update(result.tables())
         found.update(stack([r.distribution() for r in self.results.values()
                             if hasattr(r, "distribution")]))
-        found["verdicts"] = self.verdicts()
+        found["verdicts"] = with_not_ranked(self.study.dataset, self.verdicts())
         found["fragile"] = fragile_table(found["verdicts"])
         return {k: found[k] for k in TABLE_ORDER if k in found}
 
@@ -334,6 +341,7 @@ class AuditResult:
         ds = s.dataset
         verdicts = (tables or {}).get("verdicts")
         verdicts = self.verdicts() if verdicts is None else verdicts
+        verdicts = verdicts[verdicts["verdict"] != NOT_RANKED]
         lenses = self.lens_summaries()
         rank_ci = r["rank_ci"].frame if "rank_ci" in r else None
         sentences = headlines(ds, s.model, lenses, verdicts, rank_ci)
@@ -359,6 +367,8 @@ class AuditResult:
                 "weight_sensitive_units": list(
                     verdicts.loc[verdicts.verdict == "weight-sensitive", "unit"]),
                 "erratum_units": list(verdicts.loc[verdicts.erratum, "unit"]),
+                **({"not_ranked": ds.excluded.to_dict("records")}
+                   if ds.excluded is not None and len(ds.excluded) else {}),
             },
             "lenses": lenses,
             "reproduction": r["reproduction"].summary(),

@@ -142,9 +142,33 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
     return df[COLUMNS]
 
 
+NOT_RANKED = "not ranked"
+
+
+def with_not_ranked(ds: Dataset, verdicts: pd.DataFrame) -> pd.DataFrame:
+    """verdicts.csv as written: the ranked units' verdicts, then one row per unit left out of
+    the ranking (verdict ``not ranked``, the reason in ``reasons``; no numbers)."""
+    if ds.excluded is None or not len(ds.excluded):
+        return verdicts
+    names = ds.excluded_names()
+    rows = pd.DataFrame({"unit": ds.excluded["unit"].to_numpy(), "name_en": names,
+                         "verdict": NOT_RANKED,
+                         "reasons": [f"not ranked: {r}" for r in ds.excluded["reason"]]})
+    out = pd.concat([verdicts, rows.reindex(columns=verdicts.columns)], ignore_index=True)
+    for col in ("published_rank", "published_tier", "era_best", "era_worst", "noise_lower",
+                "noise_upper", "construction_shift", "weights_p05", "weights_p95"):
+        if col in out.columns and verdicts[col].dtype.kind in "iu":
+            out[col] = out[col].astype("Int64")
+    out["erratum"] = out["erratum"].fillna(False).astype(bool)
+    out["construction_worst"] = out["construction_worst"].fillna("")
+    return out
+
+
 def fragile_table(verdicts: pd.DataFrame) -> pd.DataFrame:
-    """fragile.csv: the rows of verdicts.csv whose verdict is not ``robust``."""
-    return verdicts[verdicts["verdict"] != "robust"].reset_index(drop=True)
+    """fragile.csv: the rows of verdicts.csv whose verdict is not ``robust`` (units not
+    ranked are not fragile: they are listed in verdicts.csv only)."""
+    keep = (verdicts["verdict"] != "robust") & (verdicts["verdict"] != NOT_RANKED)
+    return verdicts[keep].reset_index(drop=True)
 
 
 def verdict_counts(verdicts: pd.DataFrame) -> dict[str, int]:

@@ -79,12 +79,23 @@ def correlation_ratio(x: np.ndarray, y: np.ndarray, frac: float) -> float:
     return float(np.var(fitted) / np.var(y))  # may leave [0, 1] if the fit is degenerate
 
 
+def _r2(x: np.ndarray, y: np.ndarray) -> float:
+    """Squared Pearson correlation over the units where x is present."""
+    ok = ~np.isnan(x)
+    if ok.sum() < 3:
+        return float("nan")
+    return float(np.corrcoef(x[ok], y[ok])[0, 1] ** 2)
+
+
 def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> pd.DataFrame:
     """importance.csv: one row per indicator and per pillar."""
     rows, clipped = [], []
 
     def ratio(x: np.ndarray, name: str, b: float) -> float:
-        value = correlation_ratio(x, composite, b)
+        ok = ~np.isnan(x)   # a variable with gaps: learned from the units that have it
+        if ok.sum() < MIN_LOCAL_POINTS:
+            return float("nan")
+        value = correlation_ratio(x[ok], composite[ok], b)
         if not 0.0 <= value <= 1.0:
             clipped.append({"variable": name, "bandwidth": b, "estimate": value})
             value = min(max(value, 0.0), 1.0)
@@ -92,7 +103,7 @@ def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> p
 
     for name, level, x, w in _variables(ds):
         r = {"variable": name, "level": level, "nominal_weight": float(w),
-             "linear_r2": float(np.corrcoef(x, composite)[0, 1] ** 2),
+             "linear_r2": _r2(x, composite),
              "main_effect": ratio(x, name, frac)}
         for b in BANDWIDTHS:
             r[f"main_effect_frac_{b}"] = ratio(x, name, b)
@@ -186,12 +197,13 @@ class ImportanceResult(Result):
     def summary(self) -> dict:
         imp, coh = self.importance, self.coherence
         ind = imp[imp["level"] == "indicator"]
-        worst = ind.loc[ind["importance_minus_weight"].abs().idxmax()]
+        gap = ind["importance_minus_weight"].abs()
+        worst = None if gap.isna().all() else ind.loc[gap.idxmax()]
         out = {
             "bandwidth": self.bandwidth,
-            "largest_departure": {"indicator": worst["variable"],
-                                  "weight_share": float(worst["weight_share"]),
-                                  "importance_share": float(worst["importance_share"])},
+            "largest_departure": None if worst is None else {
+                "indicator": worst["variable"], "weight_share": float(worst["weight_share"]),
+                "importance_share": float(worst["importance_share"])},
             "coherence_flags": coh.loc[coh["flag"] != "", ["kind", "a", "b", "value", "flag"]]
             .to_dict("records"),
         }
