@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import numpy as np
 import pandas as pd
 
@@ -21,11 +19,13 @@ from cityindex.report.page import (
     PAGED_TABLE_SCRIPT,
     _table,
     build_page,
+    esc,
     export_static,
     verdict_table_header,
 )
 from cityindex.sensitivity.engine import rank_tier_sizes
 from cityindex.sensitivity.lens import LENSES
+from cityindex.verdict import NOT_RANKED
 
 CITATIONS = [
     "Saisana, Saltelli & Tarantola (2005). Uncertainty and sensitivity analysis techniques as "
@@ -98,6 +98,7 @@ def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _tiles(summary: dict, noun: str) -> str:
+    """The verdict tiles; ``noun`` (the spec's unit noun) is data and escaped like any."""
     v = summary["verdicts"]["counts"]
     total = sum(v.values())
     thr = summary["run"]["flags"]["tier_probability"]
@@ -111,19 +112,19 @@ def _tiles(summary: dict, noun: str) -> str:
     parts = []
     for verdict, n in v.items():
         parts.append(
-            f"<button type='button' class='tile verdict-{verdict}' "
-            f"data-filter-verdict='{verdict}' title='show these in the verdict table'>"
-            f"<b>{n:,}</b><span class='name'>{verdict}</span>"
-            f"<span class='lens'>{VERDICT_LENS_NOTE[verdict]}</span>"
-            f"<span class='what'>{html.escape(what[verdict])}</span></button>")
-    parts.append(f"<div class='tile sum'><b>= {total:,}</b><span class='name'>{noun}</span>"
+            f"<button type='button' class='tile verdict-{esc(verdict)}' "
+            f"data-filter-verdict='{esc(verdict)}' title='show these in the verdict table'>"
+            f"<b>{n:,}</b><span class='name'>{esc(verdict)}</span>"
+            f"<span class='lens'>{esc(VERDICT_LENS_NOTE[verdict])}</span>"
+            f"<span class='what'>{esc(what[verdict])}</span></button>")
+    parts.append(f"<div class='tile sum'><b>= {total:,}</b><span class='name'>{esc(noun)}</span>"
                  "<span class='lens'>one verdict each, the first that applies</span></div>")
     rep = summary["reproduction"]
     errata = len(summary["verdicts"]["erratum_units"])
     parts.append(f"<div class='tile audit'><b>{rep['inconsistencies']:,}</b>"
                  "<span class='name'>inconsistencies in the report</span>"
                  "<span class='lens'>reproduction audit (not a lens)</span>"
-                 f"<span class='what'>{errata:,} {noun} with numbers the audit contradicts "
+                 f"<span class='what'>{errata:,} {esc(noun)} with numbers the audit contradicts "
                  "(marked “erratum” in the table)</span></div>")
     return f"<div class='tiles'>{''.join(parts)}</div>"
 
@@ -135,9 +136,9 @@ def _headlines(summary: dict) -> str:
         if not sec:
             continue
         tag = " (headline)" if lens == "weights" else ""
-        items.append(f"<li><b>{html.escape(LENS_SHORT[lens])}{tag}</b>: "
-                     f"{html.escape(sec['headline'])}</li>")
-    return (f"<p class='verdict-line'>{html.escape(summary['verdicts']['headline'])}</p>"
+        items.append(f"<li><b>{esc(LENS_SHORT[lens])}{tag}</b>: "
+                     f"{esc(sec['headline'])}</li>")
+    return (f"<p class='verdict-line'>{esc(summary['verdicts']['headline'])}</p>"
             f"<ul class='lenses'>{''.join(items)}</ul>")
 
 
@@ -145,9 +146,9 @@ def _cell(value, sort=None, cls: str = "") -> str:
     text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
     if isinstance(text, float):
         text = f"{text:.3f}"
-    key = html.escape(str(sort if sort is not None else text))
-    c = f" class='{cls}'" if cls else ""
-    return f"<td data-sort='{key}'{c}>{html.escape(str(text))}</td>"
+    key = esc(sort if sort is not None else text)
+    c = f" class='{esc(cls)}'" if cls else ""
+    return f"<td data-sort='{key}'{c}>{esc(text)}</td>"
 
 
 def _range(lo, hi) -> tuple[str, float]:
@@ -174,12 +175,12 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
         shift = r["construction_shift"]
         search = f"{city} {r['verdict']} {r['reasons']}".lower()
         body.append(
-            f"<tr data-verdict='{r['verdict']}' data-search='{html.escape(search)}' "
-            f"title='recomputed rank {nominal.get(r['unit'], '')}'>"
+            f"<tr data-verdict='{esc(r['verdict'])}' data-search='{esc(search)}' "
+            f"title='recomputed rank {esc(nominal.get(r['unit'], ''))}'>"
             + _cell(r["published_rank"]) + _cell(city, cls="city")
             + _cell(r["published_tier"])
-            + f"<td data-sort='{r['verdict']}'><span class='chip verdict-{r['verdict']}'>"
-              f"{r['verdict']}</span></td>"
+            + f"<td data-sort='{esc(r['verdict'])}'><span class='chip "
+              f"verdict-{esc(r['verdict'])}'>{esc(r['verdict'])}</span></td>"
             + _cell(float(r["weights_p_published_tier"]))
             + _cell(w90, w90s) + _cell(era, eras) + _cell(noise, noises)
             + _cell(alt, cls="alternative") + _cell("" if pd.isna(shift) else f"{int(shift):+d}",
@@ -187,19 +188,42 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
             + _cell("yes" if r["erratum"] else "", cls="erratum" if r["erratum"] else "")
             + _cell(r["reasons"], cls="reasons") + "</tr>")
     buttons = "".join(
-        f"<button type='button' data-filter-verdict='{v}' class='filter verdict-{v}'>"
-        f"{v} ({int((verdicts.verdict == v).sum())})</button>"
+        f"<button type='button' data-filter-verdict='{esc(v)}' class='filter verdict-{esc(v)}'>"
+        f"{esc(v)} ({int((verdicts.verdict == v).sum())})</button>"
         for v in ("weight-sensitive", "noise-limited", "construction-sensitive", "robust"))
-    legend = "".join(f"<li><span class='chip verdict-{v}'>{v}</span> {html.escape(t)}</li>"
+    legend = "".join(f"<li><span class='chip verdict-{esc(v)}'>{esc(v)}</span> {esc(t)}</li>"
                      for v, t in VERDICT_TEXT.items())
     return (
         "<div class='controls'><button type='button' data-filter-verdict='all' "
         f"class='filter'>all ({len(verdicts)})</button>{buttons}"
-        "<label>find <input id='verdict-search' type='search' placeholder='city, reason…'>"
+        f"<label>find <input id='verdict-search' type='search' placeholder='{esc(one)}, "
+        "reason…'>"
         "</label> <span id='verdict-count'></span></div>"
         f"<ol class='verdict-legend'>{legend}</ol>"
         "<div class='table-wrap scroll'><table id='verdict-table' class='sortable'>"
         f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+
+
+def not_ranked_sections(ds, summary: dict) -> list[dict]:
+    """A section listing the units left out of the ranking, with the reason (none when every
+    unit is ranked)."""
+    rows = summary["verdicts"].get("not_ranked") or []
+    if not rows:
+        return []
+    noun = summary["dataset"].get("unit_noun", "units")
+    listed = "; ".join(f"{ds_label(ds, r['unit'])}: {r['reason']}" for r in rows)
+    return [{"id": "not-ranked", "title": f"Not ranked ({len(rows):,} {noun})",
+             "text": f"Left out of the ranking and of every lens, as the spec's missing-data "
+                     f"rules say (verdicts.csv lists them with the verdict 'not ranked'). "
+                     f"{listed}."}]
+
+
+def ds_label(ds, unit: str) -> str:
+    """A unit and its English name where the data give one that differs from the id."""
+    names = dict(zip(ds.excluded["unit"], ds.excluded_names())) if ds.excluded is not None \
+        else {}
+    name = names.get(unit, "")
+    return f"{unit} ({name})" if name and name != unit else unit
 
 
 def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: bool = True
@@ -207,6 +231,8 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     """index.html plus (when ``static``) rank_uncertainty.png/.svg, as bytes keyed by file
     name. Above ``LARGE_PAGE_UNITS`` units, the large index's page
     (:func:`build_large_report`)."""
+    v = tables["verdicts"]
+    tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
     if ds.n_units > LARGE_PAGE_UNITS:
         return build_large_report(ds, summary, tables, static)
     spec = ds.spec
@@ -259,6 +285,7 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
             sec["chart"] = charts.configure(sec["chart"])
     title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
     intro = _tiles(summary, noun) + _headlines(summary)
+    sections[1:1] = not_ranked_sections(ds, summary)
     out = {"index.html": build_page(title, intro, sections).encode("utf-8")}
     if static:
         out.update(export_static(charts.configure(uncertainty), "rank_uncertainty"))
@@ -270,6 +297,8 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
     """The page of a large index (see :mod:`cityindex.report.large`): summary distributions,
     the most fragile units' intervals and a paged verdict table instead of one row per unit;
     the PNG/SVG export is the fragile units' chart."""
+    v = tables["verdicts"]
+    tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
     spec = ds.spec
     noun = summary["dataset"].get("unit_noun", "units")
     one = spec.unit
@@ -330,6 +359,7 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
             sec["chart"] = charts.configure(sec["chart"])
     title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
     intro = _tiles(summary, noun) + _headlines(summary) + large.large_note(ds, tables)
+    sections[1:1] = not_ranked_sections(ds, summary)
     page = build_page(title, intro, sections, table_script=PAGED_TABLE_SCRIPT,
                       extra_css=large.LARGE_CSS)
     out = {"index.html": page.encode("utf-8")}
@@ -357,10 +387,10 @@ def _tail_sections(ds, summary: dict, tables: dict[str, pd.DataFrame],
             if len(factors) > 1 and all(f.startswith("w_") for f in factors):
                 names = ", ".join(node_label(spec, f[2:], short=True) for f in factors)
                 dist += (f"<li><b>each node weight</b> ({len(factors)}: "
-                    f"{html.escape(names)}): {html.escape(text)}</li>")
+                         f"{esc(names)}): {esc(text)}</li>")
             else:
-                dist += "".join(f"<li><b>{html.escape(factor_label(spec, f))}</b>: "
-                           f"{html.escape(text)}</li>" for f in factors)
+                dist += "".join(f"<li><b>{esc(factor_label(spec, f))}</b>: "
+                                f"{esc(text)}</li>" for f in factors)
         out.append({"id": "sobol", "title": "Which choice moves which rank (Sobol')",
                     "chart": charts.sobol_bars(tables["sobol"], spec),
                     "text": "All factors varied jointly (like the combined lens), each "
@@ -404,33 +434,34 @@ def _tail_sections(ds, summary: dict, tables: dict[str, pd.DataFrame],
 
 def _method_html(summary: dict, weights: dict) -> str:
     method = summary.get("method", {})
-    items = [f"<li><b>{html.escape(k.replace('_', ' '))}</b>: {html.escape(str(v))}</li>"
+    items = [f"<li><b>{esc(k.replace('_', ' '))}</b>: {esc(v)}</li>"
              for k, v in method.items()]
     lenses = summary["lenses"]
     if "noise" in lenses:
         n = lenses["noise"]
-        items.append(f"<li><b>noise lens</b>: {html.escape(n['bootstrap']['assumptions'])}; "
-                     f"models: {html.escape(str(summary['run']['noise']['models']))}</li>")
+        items.append(f"<li><b>noise lens</b>: {esc(n['bootstrap']['assumptions'])}; "
+                     f"models: {esc(summary['run']['noise']['models'])}</li>")
         if "rank_ci" in n:
             items.append(f"<li><b>rank confidence sets</b>: "
-                         f"{html.escape(n['rank_ci']['method'])}</li>")
+                         f"{esc(n['rank_ci']['method'])}</li>")
     if "sample" in lenses:
         items.append(f"<li><b>sample lens</b>: "
-                     f"{html.escape(lenses['sample']['resample']['assumptions'])}</li>")
+                     f"{esc(lenses['sample']['resample']['assumptions'])}</li>")
     if "sobol" in summary:
         s = summary["sobol"]
-        items.append(f"<li><b>Sobol'</b>: n = {s['n']}, {s['factors']} factors, "
-                     f"{s['evaluations']} evaluations, {s['n_boot']} bootstrap resamples; "
-                     f"half-widths above 0.1: {s['ci_half_width_above_0_1']}</li>")
+        items.append(f"<li><b>Sobol'</b>: n = {esc(s['n'])}, {esc(s['factors'])} factors, "
+                     f"{esc(s['evaluations'])} evaluations, {esc(s['n_boot'])} bootstrap "
+                     f"resamples; half-widths above 0.1: "
+                     f"{esc(s['ci_half_width_above_0_1'])}</li>")
     if "extremes" in weights:
         items.append(f"<li><b>exact extreme ranks (ERA)</b>: MILP over all weightings with "
-                     f"multipliers in [1 ± {weights['extremes']['delta']}]</li>")
+                     f"multipliers in [1 ± {esc(weights['extremes']['delta'])}]</li>")
     items.append("<li><b>verdicts</b>: " + "; ".join(
-        f"{html.escape(k)}: {html.escape(v)}" for k, v in VERDICT_TEXT.items())
+        f"{esc(k)}: {esc(v)}" for k, v in VERDICT_TEXT.items())
         + " — the first that applies.</li>")
     run = summary["run"]
     sha = (run.get("run_file_sha256") or "")[:16]
-    items.append(f"<li><b>run</b>: {html.escape(str(run['run_file']))} (SHA-256 {sha}…), "
-                 f"seed {run['seed']}, {run['samples']} weights-lens scenarios</li>")
-    refs = "".join(f"<li>{html.escape(c)}</li>" for c in CITATIONS)
+    items.append(f"<li><b>run</b>: {esc(run['run_file'])} (SHA-256 {esc(sha)}…), "
+                 f"seed {esc(run['seed'])}, {esc(run['samples'])} weights-lens scenarios</li>")
+    refs = "".join(f"<li>{esc(c)}</li>" for c in CITATIONS)
     return f"<ul>{''.join(items)}</ul><h3>References</h3><ol>{refs}</ol>"

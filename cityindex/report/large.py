@@ -18,9 +18,6 @@ embeds its ``FRAGILE_SHOWN`` units' rows).
 
 from __future__ import annotations
 
-import html
-import json
-
 import pandas as pd
 
 from cityindex.report.labels import (
@@ -30,7 +27,7 @@ from cityindex.report.labels import (
     group_value_labels,
     scenario_label,
 )
-from cityindex.report.page import verdict_table_header
+from cityindex.report.page import esc, json_script, verdict_table_header
 
 FRAGILE_SHOWN = 50   # units in the fragile-units chart
 PAGE_ROWS = 50       # verdict-table rows per page
@@ -121,43 +118,41 @@ def paged_verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> 
     ths = verdict_table_header(one, "best and worst rank over every admissible weighting "
                                     "(exact, or bounds where extremes.csv says so)")
     buttons = "".join(
-        f"<button type='button' data-filter-verdict='{v}' class='filter verdict-{v}'>"
-        f"{v} ({int((verdicts.verdict == v).sum()):,})</button>" for v in VERDICTS)
-    legend = "".join(f"<li><span class='chip verdict-{v}'>{v}</span> {html.escape(t)}</li>"
+        f"<button type='button' data-filter-verdict='{esc(v)}' class='filter verdict-{esc(v)}'>"
+        f"{esc(v)} ({int((verdicts.verdict == v).sum()):,})</button>" for v in VERDICTS)
+    legend = "".join(f"<li><span class='chip verdict-{esc(v)}'>{esc(v)}</span> {esc(t)}</li>"
                      for v, t in VERDICT_TEXT.items())
-    buttons_html = "".join(f"<button type='button' data-page='{k}'>{label}</button>"
+    buttons_html = "".join(f"<button type='button' data-page='{esc(k)}'>{esc(label)}</button>"
                            for k, label in (("first", "« first"), ("previous", "‹ previous"),
                                             ("next", "next ›"), ("last", "last »")))
     pager = (f"<div class='controls pager'>{buttons_html}"
              "<span id='verdict-page' aria-live='polite'></span></div>")
-    data = json.dumps(verdict_rows(ds, verdicts, info), ensure_ascii=False,
-                      separators=(",", ":")).replace("</", "<\\/")
     return (
         "<div class='controls'><button type='button' data-filter-verdict='all' "
         f"class='filter'>all ({len(verdicts):,})</button>{buttons}"
         f"<label>find <input id='verdict-search' type='search' "
-        f"placeholder='{html.escape(one)}, reason…'>"
+        f"placeholder='{esc(one)}, reason…'>"
         "</label> <span id='verdict-count'></span></div>"
         f"<ol class='verdict-legend'>{legend}</ol>{pager}"
         "<div class='table-wrap scroll'><table id='verdict-table' class='sortable'>"
         f"<thead><tr>{ths}</tr></thead><tbody></tbody></table></div>"
         f"<div class='controls pager'>{buttons_html}</div>"
-        f"<script type='application/json' id='verdict-data'>{data}</script>")
+        + json_script("verdict-data", verdict_rows(ds, verdicts, info), separators=(",", ":")))
 
 
 def large_note(ds, tables: dict[str, pd.DataFrame]) -> str:
     """Says what the page draws instead of one row per unit, and which files keep every
     unit."""
     spec = ds.spec
-    files = "; ".join(f"<b>{name}.csv</b> ({html.escape(text)})"
+    files = "; ".join(f"<b>{esc(name)}.csv</b> ({esc(text)})"
                       for name, text in UNIT_FILES.items() if name in tables)
     return (
-        f"<div class='large-note'><p><b>{ds.n_units:,} {html.escape(spec.units)}</b>: too "
-        f"many to draw one row per {html.escape(spec.unit)}. This page shows distributions "
-        f"over the {html.escape(spec.units)}, the intervals of the {FRAGILE_SHOWN} most "
-        f"fragile, and every {html.escape(spec.unit)}'s verdict in a table you can search, "
+        f"<div class='large-note'><p><b>{ds.n_units:,} {esc(spec.units)}</b>: too "
+        f"many to draw one row per {esc(spec.unit)}. This page shows distributions "
+        f"over the {esc(spec.units)}, the intervals of the {FRAGILE_SHOWN} most "
+        f"fragile, and every {esc(spec.unit)}'s verdict in a table you can search, "
         "filter, sort and page through.</p>"
-        f"<p><b>The CSV files beside this page keep every {html.escape(spec.unit)}</b>: "
+        f"<p><b>The CSV files beside this page keep every {esc(spec.unit)}</b>: "
         f"{files}.</p></div>")
 
 
@@ -204,9 +199,8 @@ def group_summary_html(ds, groups: pd.DataFrame) -> str:
             cells = [group_kind_label(spec, kind), labels.get(str(r["group"]), r["group"]),
                      f"{int(r['size']):,}",
                      *("" if pd.isna(r.get(x)) else f"{int(r[x]):,}" for x in lenses)]
-            body.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cells)
-                        + "</tr>")
-    ths = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            body.append("<tr>" + "".join(f"<td>{esc(x)}</td>" for x in cells) + "</tr>")
+    ths = "".join(f"<th>{esc(h)}</th>" for h in head)
     return (f"<div class='table-wrap'><table><thead><tr>{ths}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")
 

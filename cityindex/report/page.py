@@ -6,12 +6,24 @@ the page makes no request to any server; a Content-Security-Policy forbids netwo
 that any attempt would fail loudly (and is recorded in the page's error list, which the browser
 test reads). Chinese names need a CJK font: browsers find one on the system; for PNG/SVG,
 vl-convert is pointed at a CJK font directory (``find_cjk_font_dir``).
+
+Every string of a data folder or run file (unit ids and names, node, tier and group labels,
+the unit noun, the index title, reasons) is third-party data. It reaches the page through one
+path: :func:`esc` for HTML text and attribute values, :func:`script_json` /
+:func:`json_script` for JSON inside a ``<script>`` element (``<``, ``>``, ``&``, U+2028 and
+U+2029 as ``\\u`` escapes, so no ``</script``, ``<!--`` or ``<script`` can appear in it).
+The page's own scripts are added by :func:`inline_script` only, and the Content-Security-Policy
+runs exactly those (by SHA-256 hash): no inline event handler, no ``javascript:`` URL, no eval
+(Vega evaluates its expressions with its interpreter, vega-embed's ``ast`` option).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
+import re
 
 import pandas as pd
 import vl_convert as vlc
@@ -35,7 +47,8 @@ console.error = (...args) => { log('console: ' + args.join(' ')); origError(...a
 const jobs = [];
 for (const el of document.querySelectorAll('[data-spec]')) {
   const spec = JSON.parse(document.getElementById(el.dataset.spec).textContent);
-  jobs.push(vegaEmbed(el, spec, {actions: false, renderer: 'svg'})
+  // ast: Vega's expression interpreter instead of generated code (no eval: see the CSP)
+  jobs.push(vegaEmbed(el, spec, {actions: false, renderer: 'svg', ast: true})
     .then(() => { el.dataset.rendered = 'true'; })
     .catch((e) => log('chart ' + el.id + ': ' + e)));
 }
@@ -313,6 +326,66 @@ ul.factors { font-size: .88em; }
     for v, (bg, fg) in VERDICT_CSS.items())
 
 
+# --- the one escaping path -------------------------------------------------------------------
+
+def esc(value) -> str:
+    """``value`` as text for HTML: element content or an attribute value quoted with ``'`` or
+    ``"``. ``&``, ``<``, ``>``, ``"`` and ``'`` become character references, so the text can
+    neither open a tag nor leave its attribute. Any value is taken as ``str(value)``."""
+    return html.escape(str(value), quote=True)
+
+
+# Inside a <script> element the HTML parser looks for "</script" and, after "<!--", for
+# "<script" too; JavaScript ends a line at U+2028/U+2029. Outside strings, JSON holds none of
+# these characters, so replacing them everywhere only rewrites string contents, as escapes
+# that JSON.parse (and json.loads) read back to the same characters.
+_SCRIPT_JSON = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(obj, **dumps) -> str:
+    """``obj`` as JSON safe to place inside a ``<script>`` element: ``json.dumps`` (non-ASCII
+    kept as is, other ``dumps`` keywords passed on) with ``<``, ``>``, ``&``, U+2028 and
+    U+2029 written as ``\\u003c``, ``\\u003e``, ``\\u0026``, ``\\u2028``, ``\\u2029``."""
+    dumps.setdefault("ensure_ascii", False)
+    return json.dumps(obj, **dumps).translate(_SCRIPT_JSON)
+
+
+def json_script(element_id: str, obj, **dumps) -> str:
+    """A ``<script type='application/json'>`` element holding ``obj`` (see
+    :func:`script_json`); the page's scripts read it with ``JSON.parse(el.textContent)``."""
+    return (f"<script type='application/json' id='{esc(element_id)}'>"
+            f"{script_json(obj, **dumps)}</script>")
+
+
+_SCRIPT_BREAK = re.compile(r"</script|<!--|<script", re.I)
+
+
+def inline_script(code: str, module: bool = False) -> tuple[str, str]:
+    """One of the page's own scripts as a ``<script>`` element, and the CSP source that lets
+    it run (``'sha256-…'`` of its text). Only code of this package or of the bundled Vega
+    libraries belongs here, never data: it must not hold anything that would end the element
+    early or change how the HTML parser reads it."""
+    code = code.replace("\r\n", "\n").replace("\r", "\n")  # as the HTML parser reads it
+    found = _SCRIPT_BREAK.search(code)
+    if found or "\0" in code:
+        raise ValueError(f"an inline script holds {found.group(0) if found else 'NUL'!r}: "
+                         "it cannot be embedded in the page as it is")
+    digest = base64.b64encode(hashlib.sha256(code.encode("utf-8")).digest()).decode("ascii")
+    kind = " type='module'" if module else ""
+    return f"<script{kind}>{code}</script>", f"'sha256-{digest}'"
+
+
+def content_security_policy(script_hashes: list[str]) -> str:
+    """The page's policy: nothing from the network; only the listed inline scripts run (no
+    inline event handler or ``javascript:`` URL, no eval); inline styles (Vega sets them);
+    images and fonts from data: and blob: URLs only."""
+    return ("default-src 'none'; "
+            f"script-src {' '.join(script_hashes)}; script-src-attr 'none'; "
+            "style-src 'unsafe-inline'; img-src data: blob:; font-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
 def export_static(chart, name: str) -> dict[str, bytes]:
     """PNG and SVG of a chart, drawn by vl-convert with a CJK font when one is found."""
     register_cjk_font()
@@ -337,14 +410,14 @@ def verdict_table_header(one: str, extremes_tip: str) -> str:
             "the reproduction audit contradicts its published numbers",
             "every condition that holds, with its numbers"]
     return "".join(f"<th data-type='{'num' if i in numeric else 'text'}' tabindex='0' "
-                   f"title='{html.escape(t)}'>{html.escape(h)}</th>"
+                   f"title='{esc(t)}'>{esc(h)}</th>"
                    for i, (h, t) in enumerate(zip(head, tips)))
 
 
 def _table(df: pd.DataFrame, columns: list[str] | None = None) -> str:
     df = df[columns] if columns else df
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row) + "</tr>"
+    head = "".join(f"<th>{esc(c)}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{esc(_fmt(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
     return (f"<div class='table-wrap'><table><thead><tr>{head}</tr></thead><tbody>{body}"
             "</tbody></table></div>")
@@ -373,29 +446,27 @@ def build_page(title: str, intro: str, sections: list[dict], table_script: str =
     the page's style sheet."""
     specs, parts = [], []
     for i, sec in enumerate(sections):
-        anchor = f" id='{html.escape(sec['id'])}'" if sec.get("id") else ""
+        anchor = f" id='{esc(sec['id'])}'" if sec.get("id") else ""
         if sec.get("title"):
-            parts.append(f"<h2{anchor}>{html.escape(sec['title'])}</h2>")
+            parts.append(f"<h2{anchor}>{esc(sec['title'])}</h2>")
         elif anchor:
             parts.append(f"<span{anchor}></span>")
         if sec.get("text"):
-            parts.append(f"<p class='note'>{html.escape(sec['text'])}</p>")
+            parts.append(f"<p class='note'>{esc(sec['text'])}</p>")
         if sec.get("html"):
             parts.append(sec["html"])
         if sec.get("chart") is not None:
-            spec = json.dumps(chart_spec(sec["chart"]), ensure_ascii=False, sort_keys=True)
-            spec = spec.replace("</", "<\\/")
-            specs.append(f"<script type='application/json' id='spec{i}'>{spec}</script>")
+            specs.append(json_script(f"spec{i}", chart_spec(sec["chart"]), sort_keys=True))
             parts.append(f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>")
-    bundle = vlc.javascript_bundle(EMBED, vl_version=VL_VERSION)
-    csp = ("default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-           "style-src 'unsafe-inline'; img-src data: blob:; font-src data:")
+    table, table_hash = inline_script(table_script)
+    bundle, bundle_hash = inline_script(vlc.javascript_bundle(EMBED, vl_version=VL_VERSION),
+                                        module=True)
+    csp = content_security_policy([table_hash, bundle_hash])
     return (
         "<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{csp}\">"
-        f"<title>{html.escape(title)}</title><style>{CSS}{extra_css}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{intro}"
+        f"<title>{esc(title)}</title><style>{CSS}{extra_css}</style></head><body>"
+        f"<h1>{esc(title)}</h1>{intro}"
         "<pre id='page-errors'></pre>" + "".join(parts) + "".join(specs)
-        + f"<script>{table_script}</script>"
-        + f"<script type='module'>{bundle}</script></body></html>\n")
+        + table + bundle + "</body></html>\n")
