@@ -264,7 +264,8 @@ def check_aggregates(ds: Dataset) -> tuple[list[Finding], int]:
         kids = spec.children(node)
         if not all(k in values.columns for k in kids):
             continue
-        if not ds.pipeline.complete and set(kids) <= set(spec.indicators):
+        if (not ds.pipeline.complete and set(kids) <= set(spec.indicators)) or \
+                spec.nodes[node].reweight == "leaves":
             mid, lo, hi = node_interval(ds, node)
             recomputed, tol = mid, np.maximum(hi - mid, mid - lo)
             how = (f"{node} from its indicators through the declared construction (gaps "

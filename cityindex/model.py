@@ -14,8 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 
+from cityindex.construction import IMPUTATIONS
 from cityindex.errors import ModelError
 from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
+
+IMPUTATION_CHOICES = IMPUTATIONS.names()
 
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
@@ -313,6 +316,8 @@ class UncertaintyModel:
     construction: ConstructionSettings | None = None
     combined: CombinedSettings | None = field(default_factory=CombinedSettings)
     allow_large: bool = False
+    imputations: tuple[str, ...] = ()
+    imputation_by: str | None = None
 
     def __post_init__(self) -> None:
         _choice(self.weights, "weights", "[weights].model", WEIGHT_MODELS)
@@ -324,6 +329,14 @@ class UncertaintyModel:
         _set(self, "normalisations", _choices(self.normalisations, "normalisations",
                                               "[normalisation].choices",
                                               NORMALISATION_CHOICES))
+        if self.imputations != ():
+            _set(self, "imputations", _choices(self.imputations, "imputations",
+                                               "[imputation].choices", IMPUTATION_CHOICES))
+        if ("group_mean" in self.imputations) != (self.imputation_by is not None) or (
+                self.imputation_by is not None and not (isinstance(self.imputation_by, str)
+                                                        and self.imputation_by.strip())):
+            _fail("imputation_by", "[imputation].by", self.imputation_by,
+                  "a units.csv column exactly when the choices include 'group_mean'")
         _set(self, "aggregations", _choices(self.aggregations, "aggregations",
                                             "[aggregation].choices", AGGREGATION_CHOICES))
         _set(self, "geometric_offset", _number(self.geometric_offset, "geometric_offset",
@@ -423,6 +436,8 @@ class UncertaintyModel:
                             "geometric_offset": self.geometric_offset},
             "flags": {"rank_width": self.rank_width, "tier_probability": self.tier_probability},
             "leave_one_out": {"enabled": self.leave_one_out},
+            **({"imputation": {"choices": list(self.imputations), "by": self.imputation_by}}
+               if self.imputations else {}),
             "sobol": ({"enabled": True, "n": self.sobol.n, "n_boot": self.sobol.n_boot,
                        "weights": self.sobol.weights,
                        "leave_one_out": self.sobol.leave_one_out,

@@ -48,6 +48,7 @@ IMPUTATIONS = IMPUTATION_OPS.names()
 TREATMENTS = TREATMENT_OPS.names()
 
 DIRECTIONS = ("higher", "lower")
+REWEIGHT_RULES = ("children", "leaves")
 MISSING_RULES = ("error", "exclude", "reweight")
 WEIGHT_TOLERANCE = 1e-9
 TOP_KEYS = ("index", "nodes", "groups")
@@ -55,7 +56,7 @@ INDEX_KEYS = ("id", "title", "title_zh", "title_en", "root", "units", "tiers",
               "tier_thresholds", "tier_labels", "decimals", "scale", "missing", "coverage")
 NODE_KEYS = ("parent", "weight", "label_zh", "label_en", "source", "normalisation",
              "goalposts", "transform", "direction", "aggregation", "p", "impute", "impute_by",
-             "treatment", "cap", "cap_percentiles")
+             "treatment", "cap", "cap_percentiles", "reweight")
 GROUP_KEYS = ("column", "tiers", "exclude", "label_en", "label_zh")
 
 
@@ -78,6 +79,7 @@ class Node:
     treatment: str = "none"                  # leaves: outlier treatment of raw values
     cap: tuple[float, float] | None = None
     cap_percentiles: tuple[float, float] | None = None
+    reweight: str = "children"               # a gap's weight goes to siblings or to leaves
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,7 @@ def load_spec(path: str | Path) -> Spec:
         leaf_keys = ("normalisation", "goalposts", "transform", "direction", "treatment",
                      "cap", "cap_percentiles")
         misplaced = ([k for k in leaf_keys if k in table] if not leaf
-                     else [k for k in ("aggregation", "p") if k in table])
+                     else [k for k in ("aggregation", "p", "reweight") if k in table])
         if misplaced:
             kind = "an aggregate node" if not leaf else "an indicator (leaf)"
             raise SpecError(f"{nwhere}.{misplaced[0]}", f"set on {kind}",
@@ -445,6 +447,7 @@ def load_spec(path: str | Path) -> Spec:
             direction=_choice(table, "direction", nwhere, DIRECTIONS, "higher"),
             p=p, impute=impute, impute_by=impute_by, treatment=treatment, cap=caps["cap"],
             cap_percentiles=caps["cap_percentiles"],
+            reweight=_choice(table, "reweight", nwhere, REWEIGHT_RULES, "children"),
         )
 
     # Every node must reach the root without a cycle.
@@ -474,6 +477,16 @@ def load_spec(path: str | Path) -> Spec:
             raise SpecError(f"{name} [nodes.*] children of '{agg}'",
                             f"weights {', '.join(f'{k}={nodes[k].weight}' for k in kids)} "
                             f"sum to {total:.12g}", "sibling weights summing to 1")
+    for agg in spec.aggregates:
+        if nodes[agg].reweight == "leaves":
+            below = [a for a in spec.postorder(agg) if spec.children(a)]
+            other = [a for a in below if nodes[a].aggregation != "arithmetic"]
+            if other:
+                raise SpecError(f"{name} [nodes.{agg}].reweight",
+                                f"'leaves' over node '{other[0]}' with aggregation "
+                                f"'{nodes[other[0]].aggregation}'",
+                                "arithmetic aggregation at the node and every node below it "
+                                "(a gap's weight goes to the leaves present)")
     for leaf in spec.indicators:
         node = nodes[leaf]
         if node.normalisation not in NORMALISATIONS:

@@ -57,7 +57,8 @@ TABLE_ORDER = ("reproduction", "indicator_profile", "ranks", "acceptability", "g
 MONTECARLO_LENSES = ("weights", "construction", "combined")
 # Progress labels of the stages that report no count of their own (start and end only).
 STAGE_LABELS = {"reproduction": "Reproduction audit", "leave_one_out": "Leave one out",
-                "sobol": "Sobol' indices", "extremes": "Exact best/worst ranks (MILP)",
+                "sobol": "Sobol' indices",
+                "extremes": "Best/worst ranks (ERA: exact by MILP where linear, else bounds)",
                 "importance": "Importance and coherence", "rank_ci": "Rank confidence sets",
                 "resample": "Unit resampling", "scenarios": "Alternative constructions"}
 
@@ -156,7 +157,7 @@ class Study:
 
     def scenarios(self) -> ScenariosResult:
         """Named alternative constructions side by side."""
-        return ScenariosResult(self.dataset, self.model.geometric_offset)
+        return ScenariosResult(self.dataset, self.model.geometric_offset, self.model)
 
     def sobol(self, n: int | None = None, n_boot: int | None = None) -> SobolResult:
         """Sobol' indices of every rank (factors: node weights, normalisation and

@@ -23,6 +23,7 @@ import pandas as pd
 
 from cityindex.data import Dataset
 from cityindex.sensitivity.engine import names_en, published_ranks, published_tiers
+from cityindex.sensitivity.extremes import bounds_words
 from cityindex.sensitivity.scenarios import scenario_label
 
 VERDICTS = ("weight-sensitive", "noise-limited", "construction-sensitive", "robust")
@@ -132,7 +133,7 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
                        f"{scenario_label(ds.spec, r['construction_worst'], short=True)} "
                        f"({r['construction_shift']:+d})")
         if not weight_sensitive[i] and not_guaranteed[i] and extremes is not None:
-            out.append(f"weights: tier {t} not guaranteed (exact best–worst "
+            out.append(f"weights: tier {t} not guaranteed ({bounds_words(extremes)} "
                        f"{r['era_best']}–{r['era_worst']}) but P(stays) = "
                        f"{r['weights_p_published_tier']:.3f}")
         for finding in errata.get(r["unit"], []):
@@ -238,22 +239,31 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
         c = lenses["construction"]["alternatives"]
         alts = c["alternatives"]
         kinds = {"normalisation": sum(a.endswith("normalisation") for a in alts),
-                 "aggregation": sum(a.endswith("aggregation") for a in alts),
                  "left out": sum(a.startswith("without ") for a in alts)}
+        aggregations = [a for a in alts if a.endswith(" aggregation")]
+        imputations = [scenario_label(ds.spec, a) for a in alts if a.endswith(" imputation")]
         parts = []
         if kinds["normalisation"]:
-            parts.append(f"{kinds['normalisation']} other normalisations")
-        if kinds["aggregation"]:
-            parts.append("geometric aggregation")
+            k = kinds["normalisation"]
+            parts.append(f"{k} other normalisation{'s' if k > 1 else ''}")
+        if aggregations:
+            parts.append(" and ".join(aggregations))
+        if imputations:
+            parts.append(", ".join(imputations))
         if kinds["left out"]:
             parts.append(f"each of {kinds['left out']} indicators left out")
         by = c["tier_changes_by_alternative"]
         top = max(by, key=lambda k: by[k]) if by else None
-        text = (f"Under {len(alts)} named alternative constructions ({', '.join(parts)}) at "
-                f"nominal weights, {c['tier_kept_under_every_alternative']} of {n} {noun} keep "
-                f"their tier under every one; the median largest move is "
-                f"{_places(c['median_largest_shift'])}; "
-                f"{c['tier_changed_by_some_alternative']} change tier under at least one")
+        if not alts:
+            text = ("The run file lists no alternative construction ([normalisation], "
+                    "[aggregation], [imputation] and [leave_one_out] name only the index's "
+                    "own)")
+        else:
+            text = (f"Under {len(alts)} named alternative constructions ({', '.join(parts)}) "
+                    f"at nominal weights, {c['tier_kept_under_every_alternative']} of {n} "
+                    f"{noun} keep their tier under every one; the median largest move is "
+                    f"{_places(c['median_largest_shift'])}; "
+                    f"{c['tier_changed_by_some_alternative']} change tier under at least one")
         if top is not None and by[top]:
             text += (f", most often {scenario_label(ds.spec, top, short=True)} "
                      f"({by[top]} {noun})")

@@ -231,3 +231,53 @@ def test_pipeline_names_the_unit_of_a_negative_geometric_value():
     pipe = Pipeline(spec, 3, units=("A", "B", "C"))
     with pytest.raises(ci.ComputationError, match="unit 'B'"):
         pipe.evaluate(x)
+
+
+def test_reweight_over_leaves_sends_a_gap_to_every_leaf_present(tmp_path):
+    folder = tmp_path / "flat"
+    folder.mkdir()
+    (folder / "spec.toml").write_text('''
+[index]
+root = "r"
+tiers = [2]
+missing = "reweight"
+
+[nodes.r]
+reweight = "leaves"
+
+[nodes.a]
+parent = "r"
+weight = 0.5
+
+[nodes.b]
+parent = "r"
+weight = 0.5
+
+[nodes.a1]
+parent = "a"
+weight = 0.5
+normalisation = "none"
+
+[nodes.a2]
+parent = "a"
+weight = 0.5
+normalisation = "none"
+
+[nodes.b1]
+parent = "b"
+weight = 1.0
+normalisation = "none"
+''')
+    (folder / "indicators.csv").write_text("unit,a1,a2,b1\nu1,10,,40\nu2,10,20,40\n")
+    ds = ci.load_dataset(folder)
+    s = ci.nominal_scores(ds)
+    # u1: a1 (0.25) and b1 (0.5) present: (0.25*10 + 0.5*40) / 0.75; per-node reweighting
+    # would give 0.5*10 + 0.5*40
+    assert s["u1"] == pytest.approx((0.25 * 10 + 0.5 * 40) / 0.75)
+    assert s["u2"] == pytest.approx(0.25 * 10 + 0.25 * 20 + 0.5 * 40)
+    text = (folder / "spec.toml").read_text().replace('[nodes.a]\nparent = "r"',
+                                                      '[nodes.a]\naggregation = "geometric"\n'
+                                                      'parent = "r"')
+    (folder / "spec.toml").write_text(text)
+    with pytest.raises(ci.SpecError, match="reweight"):
+        ci.load_dataset(folder)

@@ -14,6 +14,9 @@ Schema (a contract: extend, don't change)::
     [flags]          rank_width (optional; unset: a rank is fragile when its 90% interval
                      crosses a tier boundary), tier_probability
     [leave_one_out]  enabled
+    [imputation]     choices = [none | mean | median | group_mean | zero, ...] (named
+                     alternatives: that rule for every missing value), by (group_mean's
+                     units.csv column)
     [sobol]          enabled, n (power of two), n_boot, weights = "nodes" | "grouped",
                      leave_one_out (include the leave-one-out trigger factor),
                      leave_one_out_none (probability that the trigger drops nothing)
@@ -64,6 +67,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "aggregation": ("choices", "geometric_offset"),
     "flags": ("rank_width", "tier_probability"),
     "leave_one_out": ("enabled",),
+    "imputation": ("choices", "by"),
     "sobol": ("enabled", "n", "n_boot", "weights", "leave_one_out", "leave_one_out_none"),
     "extremes": ("enabled", "delta"),
     "importance": ("enabled", "bandwidth"),
@@ -205,6 +209,11 @@ def _model(raw: dict, run: dict, name: str) -> UncertaintyModel:
                             ("tier_probability", "tier_probability", flags)):
         if key in table:
             kw[arg] = table[key]
+    imp_alt = _table(raw, "imputation", name)
+    if "choices" in imp_alt:
+        kw["imputations"] = imp_alt["choices"]
+    if "by" in imp_alt:
+        kw["imputation_by"] = imp_alt["by"]
     loo = _table(raw, "leave_one_out", name)
     kw["leave_one_out"] = _enabled(loo, "leave_one_out", name)
     sob = _table(raw, "sobol", name)

@@ -126,6 +126,10 @@ class Pipeline:
                        else np.asarray(self.available)[:, i].copy())
             settle(leaf, x[..., i], present)
         for agg in spec.aggregates:
+            if spec.nodes[agg].reweight == "leaves" and self.method(agg, methods) == \
+                    "arithmetic":
+                self._flat(agg, values, avail, w2, col, settle)
+                continue
             kids = spec.children(agg)
             op = AGGREGATIONS[self.method(agg, methods)]
             v = np.stack(np.broadcast_arrays(*[values[k] for k in kids]), axis=-1)  # (..,U,k)
@@ -148,6 +152,34 @@ class Pipeline:
             values[agg] = np.where(avail[agg], values[agg], np.nan)
         result = values[node or spec.root]
         return result if batched or result.ndim == 1 else result[0]
+
+    def _flat(self, agg: str, values: dict, avail: dict, w2: np.ndarray, col: dict,
+              settle) -> None:
+        """``reweight = "leaves"``: the node's weighted mean over the leaves present below
+        it, with their effective weights within the node (a gap's weight goes to every leaf
+        present, not only to its siblings: the EPI's reallocation within an objective)."""
+        spec = self.spec
+        leaves = spec.leaves_under(agg)
+        eff = np.ones((w2.shape[0], len(leaves)))
+        for j, leaf in enumerate(leaves):
+            node = leaf
+            while node != agg:
+                eff[:, j] *= w2[:, col[node]]
+                node = spec.nodes[node].parent
+        v = np.stack(np.broadcast_arrays(*[values[leaf] for leaf in leaves]), axis=-1)
+        m = np.stack([avail[leaf] for leaf in leaves], axis=-1)
+        for j, leaf in enumerate(leaves):  # a leaf under a node marked missing or n/a: out
+            node = spec.nodes[leaf].parent
+            while node != agg:
+                for marks in (self.not_applicable, self.missing):
+                    if node in marks:
+                        m[:, j] &= ~marks[node]
+                node = spec.nodes[node].parent
+        wm = eff[:, None, :] * m[None]
+        out = AGGREGATIONS["arithmetic"].combine(v, wm, m, wm.sum(axis=-1), 0.0, {})
+        present = m.any(axis=-1)
+        settle(agg, np.where(present, out, np.nan), present)
+        values[agg] = np.where(avail[agg], values[agg], np.nan)
 
     def node_available(self, node: str) -> np.ndarray:
         """(units,) whether ``node`` has a value (present or imputed) for each unit."""

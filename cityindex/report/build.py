@@ -24,6 +24,7 @@ from cityindex.report.page import (
     verdict_table_header,
 )
 from cityindex.sensitivity.engine import rank_tier_sizes
+from cityindex.sensitivity.extremes import bounds_words
 from cityindex.sensitivity.lens import LENSES
 from cityindex.verdict import NOT_RANKED
 
@@ -79,6 +80,12 @@ def city_info(ds, ranks: pd.DataFrame, verdicts: pd.DataFrame) -> tuple[pd.DataF
     return info, columns
 
 
+def tables_extremes(verdicts: pd.DataFrame) -> pd.DataFrame | None:
+    """extremes.csv's method column as the verdicts carry it (attrs set by the page
+    builder), for the wording of the best–worst range."""
+    return verdicts.attrs.get("extremes")
+
+
 def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The grey range each lens draws: exact best-worst ranks (weights), the 95%
     simultaneous confidence set (noise)."""
@@ -87,7 +94,7 @@ def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         e = tables["extremes"]
         frames.append(pd.DataFrame({"lens": "weights", "unit": e["unit"],
                                     "range_lo": e["best"], "range_hi": e["worst"],
-                                    "range_kind": "exact best–worst (ERA)"}))
+                                    "range_kind": f"{bounds_words(e)} (ERA)"}))
     if "rank_ci" in tables:
         c = tables["rank_ci"]
         frames.append(pd.DataFrame({"lens": "noise", "unit": c["unit"],
@@ -161,8 +168,11 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
     """The sortable, filterable verdict table (the page's inline script drives it)."""
     spec = ds.spec
     one = spec.unit
+    words = bounds_words(tables_extremes(verdicts))
     ths = verdict_table_header(
-        one, "exact best and worst rank over every admissible weighting (ERA)")
+        one, f"{words} rank over every admissible weighting (ERA)"
+        + ("" if words.startswith("exact") else ": inner bounds, the true range may be wider"),
+        words)
     nominal = dict(zip(info["unit"], info["nominal_rank"]))
     body = []
     for r in verdicts.to_dict("records"):
@@ -233,6 +243,7 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     (:func:`build_large_report`)."""
     v = tables["verdicts"]
     tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
+    tables["verdicts"].attrs["extremes"] = tables.get("extremes")
     if ds.n_units > LARGE_PAGE_UNITS:
         return build_large_report(ds, summary, tables, static)
     spec = ds.spec
@@ -253,7 +264,8 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
         {"id": "rank-uncertainty", "title": "Rank uncertainty, one lens at a time",
          "chart": uncertainty,
          "text": "Pick a lens. Under the weights lens every scenario is an admissible "
-                 "weighting, so the 90% interval lies inside the grey exact best–worst range; "
+                 f"weighting, so the 90% interval lies inside the grey "
+                 f"{bounds_words(tables.get('extremes'))} range; "
                  "the other lenses perturb other things and their intervals are not "
                  "comparable with that range (it is not drawn for them). Colour is the "
                  f"{one}'s verdict; filter by verdict or group; hover for the numbers."},
@@ -299,6 +311,7 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
     the PNG/SVG export is the fragile units' chart."""
     v = tables["verdicts"]
     tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
+    tables["verdicts"].attrs["extremes"] = tables.get("extremes")
     spec = ds.spec
     noun = summary["dataset"].get("unit_noun", "units")
     one = spec.unit

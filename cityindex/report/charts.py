@@ -94,13 +94,27 @@ def default_info(ranks: pd.DataFrame) -> pd.DataFrame:
     return info
 
 
+def _uncertainty_subtitle(ranges: pd.DataFrame | None) -> list[str]:
+    """The rank chart's subtitle, naming the grey band as the ranges do (exact or bounds)."""
+    if ranges is None or not len(ranges) or "range_kind" not in ranges:
+        return UNCERTAINTY_SUBTITLE
+    kinds = ranges.loc[ranges["lens"] == "weights", "range_kind"]
+    if not len(kinds) or str(kinds.iloc[0]).startswith("exact"):
+        return UNCERTAINTY_SUBTITLE
+    return [UNCERTAINTY_SUBTITLE[0].replace(
+        "exact best–worst rank", "best–worst bounds (inner: the true range may be wider)"),
+        *UNCERTAINTY_SUBTITLE[1:]]
+
+
 def extremes_ranges(extremes: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The weights lens's grey range (exact best-worst) from extremes.csv."""
+    """The weights lens's grey range (best-worst, exact or inner bounds) from extremes.csv."""
     if extremes is None:
         return None
+    from cityindex.sensitivity.extremes import bounds_words
+
     return pd.DataFrame({"lens": "weights", "unit": extremes["unit"],
                          "range_lo": extremes["best"], "range_hi": extremes["worst"],
-                         "range_kind": "exact best–worst (ERA)"})
+                         "range_kind": f"{bounds_words(extremes)} (ERA)"})
 
 
 def _lens_param(present: list[str], name: str = "lens") -> alt.Parameter:
@@ -233,7 +247,7 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     return alt.layer(*layers, data=data).add_params(lens, verdict_p, *group_params).properties(
         width=PLOT_WIDTH, height=alt.Step(ROW),
         title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: "),
-                        subtitle=subtitle or UNCERTAINTY_SUBTITLE))
+                        subtitle=subtitle or _uncertainty_subtitle(ranges)))
 
 
 def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
@@ -424,6 +438,14 @@ def correlations(coherence: pd.DataFrame, spec=None) -> alt.TopLevelMixin:
                  title="Correlations: indicators, pillars, composite")
 
 
+def _kinds_text(df: pd.DataFrame) -> list[str]:
+    """The alternatives' kinds in words, for the construction chart's subtitle."""
+    words = {"normalisation": "each normalisation", "aggregation": "each aggregation",
+             "indicator left out": "each indicator left out",
+             "imputation": "each imputation rule"}
+    return [words[k] for k in dict.fromkeys(df["kind"].dropna())]
+
+
 def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int, ...],
                   spec=None) -> alt.TopLevelMixin:
     """The construction lens: each city's rank under each named alternative (nominal
@@ -435,7 +457,8 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
     df["alternative"] = [scenario_label(spec, s) if spec else s for s in df["scenario"]]
     df["effect"] = np.where(df["tier_changed"], "moves it into another tier", "same tier")
     df["kind"] = df["kind"].map({"normalisation": "normalisation", "aggregation": "aggregation",
-                                 "leave_one_out": "indicator left out"})
+                                 "leave_one_out": "indicator left out",
+                                 "imputation": "imputation"})
     order = list(info.sort_values("published_rank")["row"])
     alts = list(dict.fromkeys(df["alternative"]))
     pick = alt.param(name="pick_alternative", value=None, bind=alt.binding_select(
@@ -453,8 +476,9 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
             domain=["moves it into another tier", "same tier"], range=["#E69F00", "#B0B0B0"]),
             legend=alt.Legend(title=None)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
-            domain=["normalisation", "aggregation", "indicator left out"],
-            range=["circle", "square", "triangle-up"]), legend=alt.Legend(title="kind")),
+            domain=["normalisation", "aggregation", "indicator left out", "imputation"],
+            range=["circle", "square", "triangle-up", "diamond"]),
+            legend=alt.Legend(title="kind")),
         tooltip=city_tooltips([alt.Tooltip("alternative:N"),
                                alt.Tooltip("rank:Q", title="rank under it"),
                                alt.Tooltip("shift:Q", title="shift from published")]))
@@ -463,8 +487,9 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
     return alt.layer(dots, published, _tier_edges(tiers)).add_params(pick).properties(
         width=PLOT_WIDTH, height=alt.Step(ROW),
         title=alt.Title("Lens: construction — named alternatives at nominal weights",
-                        subtitle=["each normalisation, geometric aggregation, each indicator "
-                                  "left out; white diamond: published rank;",
+                        subtitle=["the run file's alternatives: "
+                                  + ", ".join(_kinds_text(df))
+                                  + "; white diamond: published rank;",
                                   "orange: the alternative puts the city in another tier"]))
 
 

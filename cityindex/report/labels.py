@@ -116,7 +116,7 @@ COLUMN_TITLES = {
     "published_tier": "published tier", "nominal_rank": "recomputed rank",
     "verdict": "verdict", "weights_p_published_tier": "P(published tier), weights",
     "weights_p05": "weights p05", "weights_p95": "weights p95",
-    "era_best": "exact best", "era_worst": "exact worst",
+    "era_best": "best rank (ERA)", "era_worst": "worst rank (ERA)",
     "noise_lower": "noise 95% set from", "noise_upper": "noise 95% set to",
     "construction_worst": "alternative that moves it most",
     "construction_shift": "its shift", "erratum": "erratum", "reasons": "reasons",

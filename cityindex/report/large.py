@@ -28,6 +28,7 @@ from cityindex.report.labels import (
     scenario_label,
 )
 from cityindex.report.page import esc, json_script, verdict_table_header
+from cityindex.sensitivity.extremes import bounds_words
 
 FRAGILE_SHOWN = 50   # units in the fragile-units chart
 PAGE_ROWS = 50       # verdict-table rows per page
@@ -115,8 +116,10 @@ def paged_verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> 
     """The verdict table of a large index: the controls, an empty table and every row as
     JSON; :data:`page.PAGED_TABLE_SCRIPT` draws it a page at a time."""
     one = ds.spec.unit
-    ths = verdict_table_header(one, "best and worst rank over every admissible weighting "
-                                    "(exact, or bounds where extremes.csv says so)")
+    words = bounds_words(verdicts.attrs.get("extremes"))
+    ths = verdict_table_header(one, f"{words} rank over every admissible weighting (ERA)"
+                               + ("" if words.startswith("exact")
+                                  else ": inner bounds, the true range may be wider"), words)
     buttons = "".join(
         f"<button type='button' data-filter-verdict='{esc(v)}' class='filter verdict-{esc(v)}'>"
         f"{esc(v)} ({int((verdicts.verdict == v).sum()):,})</button>" for v in VERDICTS)

@@ -394,11 +394,12 @@ def export_static(chart, name: str) -> dict[str, bytes]:
             f"{name}.svg": vlc.vegalite_to_svg(spec, vl_version=VL_VERSION).encode("utf-8")}
 
 
-def verdict_table_header(one: str, extremes_tip: str) -> str:
+def verdict_table_header(one: str, extremes_tip: str,
+                         extremes_head: str = "exact best–worst") -> str:
     """The verdict table's header cells (small and large pages): names, sort types and
     tooltips; ``one`` is the unit noun, ``extremes_tip`` what the best–worst column holds."""
     head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
-            "exact best–worst", "95% set noise", "moves it most", "shift", "erratum",
+            extremes_head, "95% set noise", "moves it most", "shift", "erratum",
             "reasons"]
     numeric = {0, 2, 4, 5, 6, 7, 9}
     tips = ["published rank", one, "published tier", "the first that applies (below)",

@@ -173,6 +173,20 @@ SAMPLED = ("inner bounds: every vertex of the weight box and {n:,} uniform draws
 SAMPLED_DRAWS = 20_000
 
 
+def bounds_are_exact(extremes: pd.DataFrame | None) -> bool:
+    """Are the best/worst ranks exact for every unit (the ``method`` column of
+    extremes.csv), rather than inner bounds?"""
+    return extremes is not None and bool(
+        extremes["method"].astype(str).str.startswith("exact").all())
+
+
+def bounds_words(extremes: pd.DataFrame | None) -> str:
+    """How the page, the reasons and the charts name the best–worst range: "exact
+    best–worst" only where every row of extremes.csv is exact, else "best–worst bounds"
+    (inner bounds: the true range may be wider)."""
+    return "exact best–worst" if bounds_are_exact(extremes) else "best–worst bounds"
+
+
 def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
                   scope: str = "auto", max_milp_units: int | None = None) -> pd.DataFrame:
     """extremes.csv: unit, published_rank, best, worst, tier_guaranteed, method, and witness
@@ -259,9 +273,10 @@ def _table(ds: Dataset, best, worst, best_w: np.ndarray, worst_w: np.ndarray, me
     else:
         df["tier_guaranteed"] = False
     df["method"] = method
-    for prefix, w in (("best_w_", best_w), ("worst_w_", worst_w)):
-        for i, ind in enumerate(spec.indicators):
-            df[f"{prefix}{ind}"] = w[:, i]
+    witnesses = {f"{prefix}{ind}": w[:, i] for prefix, w in (("best_w_", best_w),
+                                                               ("worst_w_", worst_w))
+                 for i, ind in enumerate(spec.indicators)}
+    df = pd.concat([df, pd.DataFrame(witnesses, index=df.index)], axis=1)
     return df
 
 

@@ -55,15 +55,15 @@ def leave_one_out(ds: Dataset) -> pd.DataFrame:
         "published_rank": published_ranks(ds),
         "nominal_rank": nominal,
     })
-    shifts = []
+    shifts, columns = [], {}
     for ind in spec.indicators:
         w = weights_without(spec, ind).to_numpy()
         ranks = rank_desc(composite(ds, w))
-        df[f"rank_without_{ind}"] = ranks
-        df[f"shift_without_{ind}"] = ranks - nominal
+        columns[f"rank_without_{ind}"] = ranks
+        columns[f"shift_without_{ind}"] = ranks - nominal
         shifts.append(ranks - nominal)
-    df["max_abs_shift"] = np.abs(np.column_stack(shifts)).max(axis=1)
-    return df
+    columns["max_abs_shift"] = np.abs(np.column_stack(shifts)).max(axis=1)
+    return pd.concat([df, pd.DataFrame(columns)], axis=1)
 
 
 def leave_one_out_summary(table: pd.DataFrame, indicators: list[str]) -> dict:

@@ -1,7 +1,11 @@
 """The ``construction`` lens's named, deterministic alternatives, side by side with the
-published ranking: each normalisation with the index's own aggregation, arithmetic (when the
-index is not arithmetic everywhere) and geometric aggregation at every node of the published
-scores, and each indicator left out (nominal weights throughout).
+published ranking, exactly as the run file lists them (nominal weights throughout): each
+``[normalisation]`` choice with the index's own aggregation; each ``[aggregation]`` choice at
+every node of the published scores (on value + ``geometric_offset`` where the aggregation
+needs positive values; a choice that is the index's own construction is the baseline, not an
+alternative); each indicator left out when ``[leave_one_out]`` is enabled. Without a model
+(``scenario_ranks(ds)``) every re-normalisation, geometric aggregation (and arithmetic where
+the index is not arithmetic) and every indicator left out are tried.
 
 The index's own construction ("published normalisation") is kept as the ``baseline`` row: it
 is the nominal ranking recomputed from the published indicators, and it differs from the
@@ -12,10 +16,14 @@ published one (by rank for tier counts, by score for score thresholds).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import AGGREGATIONS, Pipeline
 from cityindex.data import Dataset
+from cityindex.errors import ModelError
 from cityindex.rank import rank_desc
 from cityindex.result import Result
 from cityindex.score import DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
@@ -31,25 +39,68 @@ from cityindex.sensitivity.leave_one_out import weights_without
 BASELINE = "published normalisation"
 
 
-def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
-                   ) -> pd.DataFrame:
+def _is_own(ds: Dataset, aggregation: str) -> bool:
+    """Is ``aggregation`` at every node the index's own construction (so not an
+    alternative)? Only where no offset applies: an arithmetic index under arithmetic."""
+    op = AGGREGATIONS[aggregation]
+    return not op.positive and all(ds.spec.nodes[a].aggregation == aggregation
+                                   for a in ds.spec.aggregates)
+
+
+def imputation_scores(ds: Dataset, rule: str, by: str | None = None) -> np.ndarray:
+    """Composite scores (units,) at nominal weights when every missing value (every node but
+    the root) is filled by ``rule`` instead of the spec's own rules; ``by`` is group_mean's
+    units.csv column."""
+    spec = ds.spec
+    groups = {}
+    if rule == "group_mean":
+        if by not in ds.meta.columns:
+            raise ModelError("imputation_by", "[imputation].by", f"no units.csv column {by!r}",
+                             f"a column of units.csv, one of {list(ds.meta.columns)}")
+        _, codes = np.unique(ds.meta[by].reindex(ds.units).astype(str).to_numpy(),
+                             return_inverse=True)
+        groups = {n: codes.astype(np.int64) for n in spec.nodes if n != spec.root}
+    nodes = {n: (node if n == spec.root else
+                 replace(node, impute=rule, impute_by=by if rule == "group_mean" else None))
+             for n, node in spec.nodes.items()}
+    variant = replace(spec, nodes=nodes)
+    pipe = Pipeline(variant, ds.n_units, ds.available, ds.pipeline.missing,
+                    ds.pipeline.not_applicable, groups, tuple(ds.units))
+    return pipe.evaluate(ds.indicators[spec.indicators].to_numpy())
+
+
+def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
+                   model=None) -> pd.DataFrame:
     """scenarios.csv (long): unit, scenario, kind (baseline | normalisation | aggregation |
     leave_one_out), rank, published_rank, shift (rank - published), tier, published_tier,
-    tier_changed."""
+    tier_changed. ``model`` (an :class:`cityindex.UncertaintyModel`) says which alternatives
+    to compute (see the module docstring)."""
     spec = ds.spec
     published = published_ranks(ds)
     pub_tier = published_tiers(ds)
+    if model is None:
+        normalisations = NORMALISATION_CHOICES
+        aggregations = ("geometric",) if spec.linear else ("arithmetic", "geometric")
+        leave_one_out = True
+    else:
+        geometric_offset = model.geometric_offset
+        normalisations = ("published", *(m for m in model.normalisations if m != "published"))
+        aggregations = tuple(a for a in model.aggregations
+                             if a != "published" and not _is_own(ds, a))
+        leave_one_out = model.leave_one_out
+    imputations = () if model is None else model.imputations
     ranks_by: dict[str, tuple[str, np.ndarray]] = {}  # name -> (kind, scores)
-    for method in NORMALISATION_CHOICES:
+    for method in normalisations:
         name = f"{method} normalisation"
         ranks_by[name] = ("baseline" if name == BASELINE else "normalisation",
                           construction_scores(ds, method, "published"))
-    if not spec.linear:
-        ranks_by["arithmetic aggregation"] = (
-            "aggregation", construction_scores(ds, "published", "arithmetic"))
-    ranks_by["geometric aggregation"] = (
-        "aggregation", construction_scores(ds, "published", "geometric", geometric_offset))
-    for ind in spec.indicators:
+    for agg in aggregations:
+        ranks_by[f"{agg} aggregation"] = (
+            "aggregation", construction_scores(ds, "published", agg, geometric_offset))
+    for rule in imputations:
+        ranks_by[f"{rule} imputation"] = (
+            "imputation", imputation_scores(ds, rule, model.imputation_by))
+    for ind in spec.indicators if leave_one_out else ():
         ranks_by[f"without {ind}"] = (
             "leave_one_out", composite(ds, weights_without(spec, ind).to_numpy()))
     frames = []
@@ -71,7 +122,14 @@ def scenario_label(spec, scenario: str, short: bool = False) -> str:
              "minmax normalisation": "min-max re-normalisation",
              "zscore normalisation": "z-score normalisation",
              "rank normalisation": "percentile-rank normalisation",
-             "geometric aggregation": "geometric aggregation"}
+             "geometric aggregation": "geometric aggregation",
+             "arithmetic aggregation": "arithmetic aggregation",
+             "harmonic aggregation": "harmonic aggregation",
+             "none imputation": "no imputation (siblings reweighted)",
+             "mean imputation": "mean imputation of every gap",
+             "median imputation": "median imputation of every gap",
+             "group_mean imputation": "group-mean imputation of every gap",
+             "zero imputation": "every gap counted as zero"}
     if scenario in fixed:
         return fixed[scenario]
     if scenario.startswith("without "):
@@ -106,22 +164,31 @@ class ScenariosResult(Result):
 
     name = "scenarios"
 
-    def __init__(self, ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET
-                 ) -> None:
+    def __init__(self, ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
+                 model=None) -> None:
         self.dataset = ds
-        self.frame = scenario_ranks(ds, geometric_offset)
+        self.frame = scenario_ranks(ds, geometric_offset, model)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"scenarios": self.frame}
 
-    def worst(self) -> pd.DataFrame:
-        """Per unit: the alternative that moves it most (see :func:`worst_alternative`)."""
-        return worst_alternative(self.frame)
+    @property
+    def has_alternatives(self) -> bool:
+        return bool((self.frame["kind"] != "baseline").any())
+
+    def worst(self) -> pd.DataFrame | None:
+        """Per unit: the alternative that moves it most (see :func:`worst_alternative`);
+        None when the run file lists no alternative."""
+        return worst_alternative(self.frame) if self.has_alternatives else None
 
     def summary(self) -> dict:
         f = self.frame
         alt = f[f["kind"] != "baseline"]
         worst = self.worst()
+        if worst is None:
+            return {"alternatives": [], "tier_kept_under_every_alternative": None,
+                    "tier_changed_by_some_alternative": 0, "median_largest_shift": None,
+                    "tier_changes_by_alternative": {}, "mean_abs_shift_by_alternative": {}}
         per = alt.groupby("scenario", sort=False)
         return {
             "alternatives": list(dict.fromkeys(alt["scenario"])),
