@@ -1,7 +1,7 @@
 """A large tree with gaps: 150 weighted nodes (10 goals x 14 indicators), 200 units in 6
 regions, 30% of indicator cells missing, half the indicators lower-is-better, every goal
 imputed by its regional mean where a unit has none of its indicators, a few not-applicable
-goals (exceptions.csv), coverage 0.5, a draft index (no published.csv). Writes the data
+goals (exceptions.csv), coverage 0.5 (5 units below it), a draft index (no published.csv). Writes the data
 folder and a run file under a temporary folder, then runs the full audit and reports its time
 and peak memory. ``python benchmarks/bench_gaps.py [--keep DIR]``."""
 
@@ -46,6 +46,7 @@ def write_folder(folder: Path, seed: int = 7) -> None:
     raw = level[:, None] + rng.normal(0, 1, (UNITS, len(leaves)))
     raw = np.round(50 + 10 * raw, 3)
     gaps = rng.random(raw.shape) < GAP_SHARE
+    gaps[:5] = rng.random((5, len(leaves))) < 0.8   # below coverage: listed, not ranked
     with open(folder / "raw.csv", "w", encoding="utf-8") as f:
         f.write("unit," + ",".join(leaves) + "\n")
         for u in range(UNITS):

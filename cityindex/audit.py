@@ -491,6 +491,7 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
     spec = ds.spec
     lo_scale, hi_scale = spec.scale
     rows, findings, notes = [], [], []
+    printed = ds.raw is None or ds.raw_scores is not None   # indicators.csv was given
     for ind in spec.indicators:
         present = np.flatnonzero(ds.indicators[ind].notna().to_numpy())  # missing: skipped
         x = ds.indicators[ind].to_numpy()[present]
@@ -513,7 +514,9 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
             "grid_p_value": grid.p_value if grid else np.nan,
             "off_grid": ", ".join(f"{u} ({ds.indicators.at[u, ind]:g})" for u in off),
         })
-        if norm == "minmax":
+        # (scores this toolkit normalised from raw.csv are not published numbers: their
+        # min-max bounds come from every unit, ranked or not)
+        if norm == "minmax" and printed:
             for which, target, i in (("minimum", lo_scale, int(np.argmin(x))),
                                      ("maximum", hi_scale, int(np.argmax(x)))):
                 if abs(x[i] - target) > h[i] + FLOAT_SLACK:

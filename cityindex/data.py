@@ -21,7 +21,7 @@ import csv
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -357,8 +357,19 @@ def _imputed_leaves(spec: Spec, units: list[str], missing: dict[str, set[str]]) 
 
 def make_pipeline(spec: Spec, units: list[str], available: np.ndarray | None,
                   missing: dict[str, set[str]], na: dict[str, set[str]], meta: pd.DataFrame,
-                  where: str) -> Pipeline:
-    """The dataset's construction pipeline (gaps, exceptions, imputation groups)."""
+                  where: str, extra: pd.DataFrame | None = None) -> Pipeline:
+    """The dataset's construction pipeline (gaps, exceptions, imputation groups). ``extra``
+    (units not ranked x indicators) enter the imputation means when ``[index] impute_over``
+    is "all" (the default)."""
+    if extra is not None and len(extra) and spec.impute_over == "all":
+        both = [*units, *extra.index]
+        values = np.vstack([np.ones((len(units), len(spec.indicators)), dtype=bool)
+                            if available is None else available,
+                            ~np.isnan(extra[spec.indicators].to_numpy())])
+        full = make_pipeline(spec, both, None if values.all() else values, missing, na,
+                             meta, where)
+        own = make_pipeline(spec, units, available, missing, na, meta, where)
+        return replace(own, extra_x=extra[spec.indicators].to_numpy(), full=full)
     groups = {}
     for node_id, node in spec.nodes.items():
         if node.impute != "group_mean":
@@ -494,9 +505,8 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                             "at least one unit to rank")
         avail = ~empty.loc[units].to_numpy()
         available = None if avail.all() else avail
-        pipeline = make_pipeline(spec, units, available, missing_x, na_x,
-                                 meta_all.loc[units] if len(meta_all.columns) else meta_all,
-                                 meta_path)
+        pipeline = make_pipeline(spec, units, available, missing_x, na_x, meta_all, meta_path,
+                                 values.loc[[u for u in all_units if u in reasons]])
         no_root = ~pipeline.node_available(spec.root)
         if not no_root.any():
             break

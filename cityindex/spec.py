@@ -53,7 +53,8 @@ MISSING_RULES = ("error", "exclude", "reweight")
 WEIGHT_TOLERANCE = 1e-9
 TOP_KEYS = ("index", "nodes", "groups")
 INDEX_KEYS = ("id", "title", "title_zh", "title_en", "root", "units", "tiers",
-              "tier_thresholds", "tier_labels", "decimals", "scale", "missing", "coverage")
+              "tier_thresholds", "tier_labels", "decimals", "scale", "missing", "coverage",
+              "impute_over")
 NODE_KEYS = ("parent", "weight", "label_zh", "label_en", "source", "normalisation",
              "goalposts", "transform", "direction", "aggregation", "p", "impute", "impute_by",
              "treatment", "cap", "cap_percentiles", "reweight")
@@ -112,6 +113,7 @@ class Spec:
     missing: str = "error"
     coverage: float | None = None
     title: str = ""
+    impute_over: str = "all"     # units whose values enter imputation means: all | ranked
 
     @cached_property
     def _children(self) -> dict[str, list[str]]:
@@ -468,6 +470,7 @@ def load_spec(path: str | Path) -> Spec:
         path=name, units=str(index.get("units", "units")), tier_thresholds=thresholds,
         tier_labels=tuple(labels), missing=missing,
         coverage=None if coverage is None else float(coverage),
+        impute_over=_choice(index, "impute_over", where, ("all", "ranked"), "all"),
         title=str(index.get("title", "")),
     )
     for agg in spec.aggregates:

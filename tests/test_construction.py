@@ -281,3 +281,24 @@ normalisation = "none"
     (folder / "spec.toml").write_text(text)
     with pytest.raises(ci.SpecError, match="reweight"):
         ci.load_dataset(folder)
+
+
+@pytest.mark.parametrize("over,want", [("all", (10 + 30) / 2), ("ranked", 10.0)])
+def test_units_not_ranked_enter_imputation_means_unless_told(tmp_path, over, want):
+    folder = _gappy_folder(tmp_path)
+    spec = (folder / "spec.toml").read_text().replace(
+        'missing = "reweight"', f'missing = "reweight"\ncoverage = 0.6\nimpute_over = "{over}"')
+    (folder / "spec.toml").write_text(spec)
+    # u5 (region x) has a1 = 30 but too few indicators to be ranked (1 of 3 < 60%)
+    (folder / "indicators.csv").write_text(
+        (folder / "indicators.csv").read_text() + "u5,30,,\n")
+    (folder / "units.csv").write_text((folder / "units.csv").read_text() + "u5,x\n")
+    (folder / "spec.toml").write_text(spec.replace("tiers = [2, 2]", "tiers = [2, 2]"))
+    ds = ci.load_dataset(folder)
+    assert list(ds.excluded["unit"]) == ["u5"] and "coverage" in ds.excluded["reason"][0]
+    s = ci.nominal_scores(ds)
+    assert s["u2"] == pytest.approx(0.5 * want + 0.5 * 45)
+    # the batched path agrees
+    w = ds.spec.nominal_weights().reindex(ds.spec.weighted_nodes).to_numpy()
+    batch = ds.pipeline.evaluate(ds.indicators[ds.spec.indicators].to_numpy(), w[None])
+    assert batch.shape == (1, 4) and batch[0, 1] == pytest.approx(s["u2"])

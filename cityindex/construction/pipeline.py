@@ -55,6 +55,14 @@ class Pipeline:
     not_applicable: Mapping[str, np.ndarray] = field(default_factory=dict)
     groups: Mapping[str, np.ndarray] = field(default_factory=dict)
     units: tuple[str, ...] = ()
+    extra_x: np.ndarray | None = None
+    full: Pipeline | None = None
+
+    @cached_property
+    def imputes_from_units(self) -> bool:
+        """Does some node fill a gap from other units' values (mean, median, group mean)?"""
+        return any(IMPUTATIONS[n.impute].fill is not None and n.impute != "zero"
+                   for n in self.spec.nodes.values())
 
     @cached_property
     def complete(self) -> bool:
@@ -100,6 +108,14 @@ class Pipeline:
         Returns (units,) or (scenarios, units); NaN where a node is neither present nor
         imputed.
         """
+        if self.full is not None and self.imputes_from_units:
+            # units that are not ranked still enter the imputation means (their data as
+            # loaded): evaluate over them too, return the ranked units
+            x = np.asarray(x, dtype=float)
+            extra = np.broadcast_to(self.extra_x, x.shape[:-2] + self.extra_x.shape)
+            out = self.full.evaluate(np.concatenate([x, extra], axis=-2), node_weights,
+                                     methods, offset, node)
+            return out[..., : self.n_units]
         spec = self.spec
         x = np.asarray(x, dtype=float)
         w = spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy() \
