@@ -313,6 +313,8 @@ def _compare(ds: Dataset, node: str, recomputed: np.ndarray, tol: np.ndarray, ch
 def check_rank_order(ds: Dataset) -> tuple[list[Finding], list[Finding], int]:
     findings, notes, n = [], [], 0
     for node in ds.published_ranks.columns:
+        if node in ds.derived_ranks:
+            continue  # not published: derived from the published scores, nothing to check
         # units with a printed score and rank (blank cells are not checked)
         keep = np.flatnonzero(ds.published_ranks[node].notna().to_numpy()
                               & ~np.isnan(ds.published[node].to_numpy()))
@@ -555,7 +557,7 @@ def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.
     names = np.asarray(ds.units, dtype=object)
     rows = []
     for node in ds.published_ranks.columns:
-        if ds.published_ranks[node].isna().any():
+        if node in ds.derived_ranks or ds.published_ranks[node].isna().any():
             continue  # ranks over a subset of units: checked against the scores only
         s, lo, hi = node_interval(ds, node)
         tol = np.maximum(hi - s, s - lo)

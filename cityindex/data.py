@@ -108,6 +108,7 @@ class Dataset:
     n_exceptions: int = 0
     excluded_meta: dict | None = None
     sources: dict | None = None
+    derived_ranks: tuple[str, ...] = ()      # ranks not published: from published scores
 
     @classmethod
     def from_frames(cls, indicators: pd.DataFrame | None = None,
@@ -476,6 +477,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                                 f"the column that spec group '{gid}' names")
 
     pub = None
+    derived_ranks: tuple[str, ...] = ()
     if (folder / "published.csv").exists():
         pub = read_table(folder / "published.csv")
         _units_column(pub)
@@ -557,6 +559,12 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                                     + ("" if a == spec.root else " (or empty)"))
                 out.append(int(cell))
             ranks[a] = pd.array(out, dtype="Int64")
+        if spec.root not in ranks.columns:
+            # no published ranks: the order of the published composite (ties share the best
+            # rank), so that every lens has its reference; the audit does not check them
+            ranks[spec.root] = pd.array(rank_desc(pvalues[spec.root].to_numpy()),
+                                        dtype="Int64")
+            derived_ranks = (spec.root,)
         has_published = True
     else:
         # A draft index: the recomputed composite stands in for the published one, so that
@@ -587,6 +595,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                    available=available, excluded=excluded, pipeline=pipeline,
                    has_published=has_published, treatment=treatment, raw_scores=raw_check,
                    n_exceptions=n_exceptions, sources=read_sources(folder),
+                   derived_ranks=derived_ranks,
                    excluded_meta={"name_en": meta_all["name_en"].reindex(list(reasons))
                                   .to_dict()} if "name_en" in meta_all.columns else None)
 

@@ -26,6 +26,7 @@ standardised indicators (eigenvalues, explained variance, loadings).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,10 @@ def check_bandwidth(ds: Dataset, frac: float) -> None:
     n = ds.n_units
     need, why = MIN_LOCAL_POINTS, f"at least {MIN_LOCAL_POINTS} units"
     for name, _, x, _ in _variables(ds):
-        ties = int(np.unique(x, return_counts=True)[1].max())
+        present = x[~np.isnan(x)]   # gaps are not values (each variable's own units)
+        if present.size == 0:
+            continue
+        ties = int(np.unique(present, return_counts=True)[1].max())
         if ties + 1 > need:
             need, why = ties + 1, f"more than the {ties} tied values of '{name}'"
     k = int(frac * n + 1e-10)  # as statsmodels' lowess
@@ -75,7 +79,11 @@ def check_bandwidth(ds: Dataset, frac: float) -> None:
 def correlation_ratio(x: np.ndarray, y: np.ndarray, frac: float) -> float:
     """V[E(y|x)] / V(y) with E(y|x) from LOWESS at bandwidth ``frac`` (no robustifying
     iterations: the composite is a deterministic function, outliers are real)."""
-    fitted = lowess(y, x, frac=frac, it=0, return_sorted=False)
+    with warnings.catch_warnings():   # a window of tied x: statsmodels divides by zero
+        warnings.simplefilter("ignore", RuntimeWarning)
+        fitted = lowess(y, x, frac=frac, it=0, return_sorted=False)
+    if not np.isfinite(fitted).all():
+        return float("nan")           # degenerate local fits: no estimate, said as NaN
     return float(np.var(fitted) / np.var(y))  # may leave [0, 1] if the fit is degenerate
 
 
