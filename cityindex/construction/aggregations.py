@@ -61,14 +61,19 @@ def _safe_den(den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, den, 1.0)
 
 
+def _fill(v: np.ndarray, m: np.ndarray, neutral: float) -> np.ndarray:
+    """v with a neutral value where a child is missing (v itself when none is: no copy)."""
+    return v if m.all() else np.where(m, v, neutral)
+
+
 def arithmetic(v, wm, m, den, offset, params):
-    num = (wm * np.where(m, v, 0.0)).sum(axis=-1)
+    num = (wm * _fill(v, m, 0.0)).sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / _safe_den(den)
 
 
 def geometric(v, wm, m, den, offset, params):
-    shifted = np.where(m, v, 1.0) + offset
+    shifted = _fill(v, m, 1.0) + offset
     with np.errstate(divide="ignore", invalid="ignore"):
         # a zero-weight child (e.g. left out) contributes nothing, even at a zero value
         num = np.where(wm > 0, wm * np.log(shifted), 0.0).sum(axis=-1)

@@ -65,6 +65,13 @@ class Pipeline:
                    for n in self.spec.nodes.values())
 
     @cached_property
+    def _kept_leaves(self) -> frozenset[str]:
+        """Leaves a ``reweight = "leaves"`` ancestor reads after their parent is done."""
+        return frozenset(leaf for a in self.spec.aggregates
+                         if self.spec.nodes[a].reweight == "leaves"
+                         for leaf in self.spec.leaves_under(a))
+
+    @cached_property
     def complete(self) -> bool:
         """No gap and no exception: imputation can never apply."""
         return self.available is None and not self.missing and not self.not_applicable
@@ -128,19 +135,23 @@ class Pipeline:
         values: dict[str, np.ndarray] = {}
         avail: dict[str, np.ndarray] = {}
 
-        def settle(name: str, value: np.ndarray, present: np.ndarray) -> None:
+        untouched: dict[str, int] = {}   # leaves whose value is still x[..., i] (a view)
+
+        def settle(name: str, value: np.ndarray, present: np.ndarray) -> bool:
             na = self.not_applicable.get(name, none)
             present = present & ~na & ~self.missing.get(name, none)
             rule = IMPUTATIONS[spec.nodes[name].impute]
-            value, present = impute(rule, value, present, ~present & ~na,
-                                    self.groups.get(name))
-            values[name] = value
+            filled, present = impute(rule, value, present, ~present & ~na,
+                                     self.groups.get(name))
+            values[name] = filled
             avail[name] = present
+            return filled is value
 
         for i, leaf in enumerate(spec.indicators):
             present = (np.ones(n_units, dtype=bool) if self.available is None
                        else np.asarray(self.available)[:, i].copy())
-            settle(leaf, x[..., i], present)
+            if settle(leaf, x[..., i], present):
+                untouched[leaf] = i
         for agg in spec.aggregates:
             if spec.nodes[agg].reweight == "leaves" and self.method(agg, methods) == \
                     "arithmetic":
@@ -148,24 +159,31 @@ class Pipeline:
                 continue
             kids = spec.children(agg)
             op = AGGREGATIONS[self.method(agg, methods)]
-            v = np.stack(np.broadcast_arrays(*[values[k] for k in kids]), axis=-1)  # (..,U,k)
+            idx = [untouched.get(k, -1) for k in kids]
+            if idx[0] >= 0 and idx == list(range(idx[0], idx[0] + len(kids))):
+                v = x[..., idx[0]: idx[0] + len(kids)]   # leaves side by side: no copy
+            else:
+                v = np.stack(np.broadcast_arrays(*[values[k] for k in kids]), axis=-1)
             m = np.stack([avail[k] for k in kids], axis=-1)                          # (U, k)
             wk = w2[:, [col[k] for k in kids]][:, None, :]                            # (S,1,k)
             wm = wk * m[None]                                                         # (S,U,k)
             den = wm.sum(axis=-1)
             if op.positive:
-                shifted = np.where(m, v, 1.0) + offset
-                if (shifted < 0).any():
-                    where = np.argwhere(shifted < 0)[0]
+                low = v < -offset
+                if (low & m).any():
+                    where = np.argwhere(low & m)[0]
                     unit = int(where[-2])
                     raise ComputationError(
                         f"{op.label} at node '{agg}', unit {self._name(unit)}",
-                        f"a value {float(shifted[tuple(where)] - offset):.6g} + offset "
+                        f"a value {float(v[tuple(where)]):.6g} + offset "
                         f"{offset} < 0", "non-negative values")
             out = op.combine(v, wm, m, den, offset, {"p": spec.nodes[agg].p})
             present = m.any(axis=-1)
             settle(agg, np.where(present, out, np.nan), present)
             values[agg] = np.where(avail[agg], values[agg], np.nan)
+            for k in kids:  # a child is done once its parent is: memory O(depth), not O(nodes)
+                if k != node and k not in self._kept_leaves:
+                    del values[k]
         result = values[node or spec.root]
         return result if batched or result.ndim == 1 else result[0]
 

@@ -169,7 +169,12 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
     reference = nominal_ranks(ds)
     noisy = _noisy_normalised(ds, cfg, seed) if "measurement_noise" in names else None
 
-    def model(x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    # rows per chunk: 8192, fewer where the tree is walked node by node over many units (a
+    # node's (rows, units, children) temporaries stay near 2^22 elements)
+    widest = max(len(spec.children(a)) for a in spec.aggregates)
+    rows = 8192 if ds.pipeline.linear else max(256, min(8192, 2 ** 22 // (ds.n_units * widest)))
+
+    def model(x: np.ndarray, chunk: int = rows) -> np.ndarray:
         out = np.empty((x.shape[0], ds.n_units + 1))
         for lo in range(0, x.shape[0], chunk):  # chunks of rows bound the memory
             out[lo: lo + chunk] = evaluate(x[lo: lo + chunk])
