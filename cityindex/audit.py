@@ -142,8 +142,11 @@ class ReproductionResult(Result):
             grid = (f"grid step {rec['grid_step']:.6g} ({rec['grid_levels']:.4g} steps to 100, "
                     f"{rec['grid_coverage']:.0%} on grid; off: {rec['off_grid'] or 'none'})"
                     if rec["grid_step"] == rec["grid_step"] else "no grid")
+            treated = (f"; treatment {rec['treatment']}: {rec['treatment_detail']}"
+                       if rec.get("treatment", "none") != "none" else "")
             lines.append(f"  {rec['indicator']} [{rec['normalisation']}]: "
-                         f"min {rec['min']:g}, max {rec['max']:g}, {rec['n_tied']} tied; {grid}")
+                         f"min {rec['min']:g}, max {rec['max']:g}, {rec['n_tied']} tied; {grid}"
+                         f"{treated}")
         if len(self.rank_differences):
             lines.append("recomputed ranks that differ from the published ones:")
             for rec in self.rank_differences.to_dict("records"):
@@ -539,7 +542,16 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
                     float(ds.indicator_half.at[u, ind]),
                     f"{ind} lies on a grid of step {grid.step:.6g} "
                     f"({grid.coverage:.0%} of units); {u} ({v:g}) is off it", "indicators.csv"))
-    return pd.DataFrame(rows), findings, notes, len(spec.indicators)
+    profile = pd.DataFrame(rows)
+    treated = ds.treatment
+    if treated is not None and (treated["treatment"] != "none").any():
+        # the outlier treatment of raw values, per indicator: what was declared, what was
+        # applied (none, winsorised, log, capped) and how many values it changed
+        t = treated.set_index("indicator")
+        for col in ("treatment", "applied", "points_changed", "detail"):
+            profile[f"treatment_{col}" if col != "treatment" else col] = \
+                profile["indicator"].map(t[col]).to_numpy()
+    return profile, findings, notes, len(spec.indicators)
 
 
 def explain_rank_differences(ds: Dataset, inconsistencies: list[Finding]) -> pd.DataFrame:

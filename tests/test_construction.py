@@ -302,3 +302,21 @@ def test_units_not_ranked_enter_imputation_means_unless_told(tmp_path, over, wan
     w = ds.spec.nominal_weights().reindex(ds.spec.weighted_nodes).to_numpy()
     batch = ds.pipeline.evaluate(ds.indicators[ds.spec.indicators].to_numpy(), w[None])
     assert batch.shape == (1, 4) and batch[0, 1] == pytest.approx(s["u2"])
+
+
+def test_treatment_is_applied_to_raw_values_and_reported(tmp_path):
+    folder = tmp_path / "hdi"
+    shutil.copytree(ROOT / "data" / "hdi-2021", folder)
+    spec = (folder / "spec.toml").read_text()
+    spec = spec.replace('goalposts = [0.0, 15.0]\n',
+                        'goalposts = [0.0, 15.0]\ntreatment = "cap"\ncap = [2.0, 13.0]\n')
+    (folder / "spec.toml").write_text(spec)
+    ds = ci.load_dataset(folder)
+    raw = ds.raw["mean_schooling"]
+    # a capped raw value is normalised at the cap: (13 - 0) / 15
+    capped = ds.indicators.loc[raw >= 13, "mean_schooling"].to_numpy()
+    assert capped.size > 0 and np.allclose(capped, 13 / 15)
+    profile = ci.Study(ds, ci.UncertaintyModel(), seed=0).reproduce().profile
+    row = profile.set_index("indicator").loc["mean_schooling"]
+    assert row["treatment"] == "cap" and row["treatment_applied"] == "capped"
+    assert row["treatment_points_changed"] == int((raw > 13).sum() + (raw < 2).sum()) > 0
