@@ -109,6 +109,7 @@ class Dataset:
     excluded_meta: dict | None = None
     sources: dict | None = None
     derived_ranks: tuple[str, ...] = ()      # ranks not published: from published scores
+    raw_all: pd.DataFrame | None = None      # raw values of every unit, ranked or not
 
     @classmethod
     def from_frames(cls, indicators: pd.DataFrame | None = None,
@@ -271,8 +272,8 @@ def _first_empty(table: Table, values: pd.DataFrame) -> str:
         f"column '{col}'"
 
 
-def _normalise_raw(raw: pd.DataFrame, decimals: pd.DataFrame, spec: Spec, path: str
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def normalise_raw(raw: pd.DataFrame, decimals: pd.DataFrame, spec: Spec, path: str
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Normalised scores from raw values by each leaf's declared treatment and normalisation,
     the half-width of each score implied by the raw value's printing (the normalisation is
     monotone, so the printed interval maps to an interval; the larger side is kept), and the
@@ -402,7 +403,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
     if not has_ind and not has_raw:
         raise DataError(str(folder), "no indicators.csv and no raw.csv",
                         "published indicator scores (indicators.csv) or raw values (raw.csv)")
-    raw = raw_dec = None
+    raw = raw_dec = raw_all = None
     treatment = None
     raw_check = None
     if has_raw:
@@ -419,11 +420,11 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
         if raw is not None:
             _same_units(raw_table, all_units, ind.path)
             raw, raw_dec = raw.loc[all_units], raw_dec.loc[all_units]
-            r_scores, r_half, treatment = _normalise_raw(raw, raw_dec, spec, raw_table.path)
+            r_scores, r_half, treatment = normalise_raw(raw, raw_dec, spec, raw_table.path)
             raw_check = (r_scores, r_half)
     else:
         primary, all_units = raw_table, raw_units
-        values, half, treatment = _normalise_raw(raw, raw_dec, spec, raw_table.path)
+        values, half, treatment = normalise_raw(raw, raw_dec, spec, raw_table.path)
         decimals = raw_dec
 
     missing_x: dict[str, set[str]] = {}
@@ -518,6 +519,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                             columns=["unit", "reason"])
     values, decimals, half = values.loc[units], decimals.loc[units], half.loc[units]
     if raw is not None:
+        raw_all = raw
         raw, raw_dec = raw.loc[units], raw_dec.loc[units]
     if raw_check is not None:
         raw_check = (raw_check[0].loc[units], raw_check[1].loc[units])
@@ -595,7 +597,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                    available=available, excluded=excluded, pipeline=pipeline,
                    has_published=has_published, treatment=treatment, raw_scores=raw_check,
                    n_exceptions=n_exceptions, sources=read_sources(folder),
-                   derived_ranks=derived_ranks,
+                   derived_ranks=derived_ranks, raw_all=raw_all,
                    excluded_meta={"name_en": meta_all["name_en"].reindex(list(reasons))
                                   .to_dict()} if "name_en" in meta_all.columns else None)
 

@@ -19,6 +19,7 @@ from cityindex.errors import ModelError
 from cityindex.score import AGGREGATION_CHOICES, DEFAULT_GEOMETRIC_OFFSET, NORMALISATION_CHOICES
 
 IMPUTATION_CHOICES = IMPUTATIONS.names()
+TREATMENT_CHOICES = ("none", "winsorise")   # "cap" needs bounds: declared per indicator
 
 WEIGHT_MODELS = ("uniform", "dirichlet", "simplex", "fixed")
 NOISE_MODELS = ("none", "rounding", "grid", "normal", "lognormal")
@@ -318,6 +319,7 @@ class UncertaintyModel:
     allow_large: bool = False
     imputations: tuple[str, ...] = ()
     imputation_by: str | None = None
+    treatments: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _choice(self.weights, "weights", "[weights].model", WEIGHT_MODELS)
@@ -332,6 +334,9 @@ class UncertaintyModel:
         if self.imputations != ():
             _set(self, "imputations", _choices(self.imputations, "imputations",
                                                "[imputation].choices", IMPUTATION_CHOICES))
+        if self.treatments != ():
+            _set(self, "treatments", _choices(self.treatments, "treatments",
+                                              "[treatment].choices", TREATMENT_CHOICES))
         if ("group_mean" in self.imputations) != (self.imputation_by is not None) or (
                 self.imputation_by is not None and not (isinstance(self.imputation_by, str)
                                                         and self.imputation_by.strip())):
@@ -438,6 +443,7 @@ class UncertaintyModel:
             "leave_one_out": {"enabled": self.leave_one_out},
             **({"imputation": {"choices": list(self.imputations), "by": self.imputation_by}}
                if self.imputations else {}),
+            **({"treatment": {"choices": list(self.treatments)}} if self.treatments else {}),
             "sobol": ({"enabled": True, "n": self.sobol.n, "n_boot": self.sobol.n_boot,
                        "weights": self.sobol.weights,
                        "leave_one_out": self.sobol.leave_one_out,

@@ -241,7 +241,8 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
         kinds = {"normalisation": sum(a.endswith("normalisation") for a in alts),
                  "left out": sum(a.startswith("without ") for a in alts)}
         aggregations = [a for a in alts if a.endswith(" aggregation")]
-        imputations = [scenario_label(ds.spec, a) for a in alts if a.endswith(" imputation")]
+        imputations = [scenario_label(ds.spec, a) for a in alts
+                       if a.endswith((" imputation", " treatment"))]
         parts = []
         if kinds["normalisation"]:
             k = kinds["normalisation"]

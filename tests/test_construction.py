@@ -320,3 +320,38 @@ def test_treatment_is_applied_to_raw_values_and_reported(tmp_path):
     row = profile.set_index("indicator").loc["mean_schooling"]
     assert row["treatment"] == "cap" and row["treatment_applied"] == "capped"
     assert row["treatment_points_changed"] == int((raw > 13).sum() + (raw < 2).sum()) > 0
+
+
+def test_run_file_lists_the_construction_alternatives(tmp_path):
+    """[normalisation], [aggregation], [imputation], [treatment] and [leave_one_out] are
+    exactly the named alternatives; 'none' treatment of an untreated index is the baseline's
+    ranking (no shift)."""
+    run = tmp_path / "run.toml"
+    run.write_text(f'''[run]
+data = "{ROOT / 'data' / 'hdi-2021'}"
+seed = 1
+samples = 100
+
+[normalisation]
+choices = ["published", "rank"]
+
+[aggregation]
+choices = ["published", "harmonic"]
+
+[treatment]
+choices = ["none", "winsorise"]
+
+[leave_one_out]
+enabled = false
+''')
+    study = ci.Study.from_runfile(run)
+    frame = study.scenarios().frame
+    alts = list(dict.fromkeys(frame.loc[frame["kind"] != "baseline", "scenario"]))
+    assert alts == ["rank normalisation", "harmonic aggregation", "none treatment",
+                    "winsorise treatment"]
+    none = frame[frame["scenario"] == "none treatment"]
+    base = frame[frame["kind"] == "baseline"]
+    assert (none["rank"].to_numpy() == base["rank"].to_numpy()).all()
+    with pytest.raises(ci.ModelError, match="treatments"):
+        ci.Study(ci.load_dataset(ROOT / "data" / "city-image-2025"),
+                 ci.UncertaintyModel(treatments=("winsorise",)), seed=0).scenarios()

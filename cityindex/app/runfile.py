@@ -17,6 +17,8 @@ Schema (a contract: extend, don't change)::
     [imputation]     choices = [none | mean | median | group_mean | zero, ...] (named
                      alternatives: that rule for every missing value), by (group_mean's
                      units.csv column)
+    [treatment]      choices = [none | winsorise, ...] (named alternatives: that outlier
+                     treatment of every raw indicator before its normalisation; raw.csv only)
     [sobol]          enabled, n (power of two), n_boot, weights = "nodes" | "grouped",
                      leave_one_out (include the leave-one-out trigger factor),
                      leave_one_out_none (probability that the trigger drops nothing)
@@ -68,6 +70,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "flags": ("rank_width", "tier_probability"),
     "leave_one_out": ("enabled",),
     "imputation": ("choices", "by"),
+    "treatment": ("choices",),
     "sobol": ("enabled", "n", "n_boot", "weights", "leave_one_out", "leave_one_out_none"),
     "extremes": ("enabled", "delta"),
     "importance": ("enabled", "bandwidth"),
@@ -214,6 +217,9 @@ def _model(raw: dict, run: dict, name: str) -> UncertaintyModel:
         kw["imputations"] = imp_alt["choices"]
     if "by" in imp_alt:
         kw["imputation_by"] = imp_alt["by"]
+    treat_alt = _table(raw, "treatment", name)
+    if "choices" in treat_alt:
+        kw["treatments"] = treat_alt["choices"]
     loo = _table(raw, "leave_one_out", name)
     kw["leave_one_out"] = _enabled(loo, "leave_one_out", name)
     sob = _table(raw, "sobol", name)

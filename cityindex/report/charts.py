@@ -442,7 +442,7 @@ def _kinds_text(df: pd.DataFrame) -> list[str]:
     """The alternatives' kinds in words, for the construction chart's subtitle."""
     words = {"normalisation": "each normalisation", "aggregation": "each aggregation",
              "indicator left out": "each indicator left out",
-             "imputation": "each imputation rule"}
+             "imputation": "each imputation rule", "treatment": "each outlier treatment"}
     return [words[k] for k in dict.fromkeys(df["kind"].dropna())]
 
 
@@ -458,7 +458,7 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
     df["effect"] = np.where(df["tier_changed"], "moves it into another tier", "same tier")
     df["kind"] = df["kind"].map({"normalisation": "normalisation", "aggregation": "aggregation",
                                  "leave_one_out": "indicator left out",
-                                 "imputation": "imputation"})
+                                 "imputation": "imputation", "treatment": "treatment"})
     order = list(info.sort_values("published_rank")["row"])
     alts = list(dict.fromkeys(df["alternative"]))
     pick = alt.param(name="pick_alternative", value=None, bind=alt.binding_select(
@@ -476,8 +476,9 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
             domain=["moves it into another tier", "same tier"], range=["#E69F00", "#B0B0B0"]),
             legend=alt.Legend(title=None)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
-            domain=["normalisation", "aggregation", "indicator left out", "imputation"],
-            range=["circle", "square", "triangle-up", "diamond"]),
+            domain=["normalisation", "aggregation", "indicator left out", "imputation",
+                    "treatment"],
+            range=["circle", "square", "triangle-up", "diamond", "cross"]),
             legend=alt.Legend(title="kind")),
         tooltip=city_tooltips([alt.Tooltip("alternative:N"),
                                alt.Tooltip("rank:Q", title="rank under it"),

@@ -69,6 +69,27 @@ def imputation_scores(ds: Dataset, rule: str, by: str | None = None) -> np.ndarr
     return pipe.evaluate(ds.indicators[spec.indicators].to_numpy())
 
 
+def treatment_scores(ds: Dataset, rule: str) -> np.ndarray:
+    """Composite scores (units,) at nominal weights when every raw indicator is treated by
+    ``rule`` before its declared normalisation (fitted, like the published scores, on every
+    unit of raw.csv, ranked or not)."""
+    from cityindex.data import normalise_raw
+
+    if ds.raw_all is None or ds.raw_scores is not None:
+        raise ModelError("treatments", "[treatment].choices",
+                         "treatment alternatives on published indicator scores",
+                         "a data folder whose scores come from raw.csv alone (treatment acts "
+                         "on raw values before normalisation)")
+    spec = ds.spec
+    nodes = {n: (replace(node, treatment=rule, cap=None, cap_percentiles=None)
+                 if n in spec.indicators else node) for n, node in spec.nodes.items()}
+    variant = replace(spec, nodes=nodes)
+    zero = pd.DataFrame(0, index=ds.raw_all.index, columns=ds.raw_all.columns)
+    scores, _, _ = normalise_raw(ds.raw_all, zero, variant, "raw.csv")
+    x = scores.loc[ds.units, spec.indicators].to_numpy()
+    return ds.pipeline.evaluate(x)
+
+
 def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFSET,
                    model=None) -> pd.DataFrame:
     """scenarios.csv (long): unit, scenario, kind (baseline | normalisation | aggregation |
@@ -89,6 +110,7 @@ def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFS
                              if a != "published" and not _is_own(ds, a))
         leave_one_out = model.leave_one_out
     imputations = () if model is None else model.imputations
+    treatments = () if model is None else model.treatments
     ranks_by: dict[str, tuple[str, np.ndarray]] = {}  # name -> (kind, scores)
     for method in normalisations:
         name = f"{method} normalisation"
@@ -100,6 +122,8 @@ def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFS
     for rule in imputations:
         ranks_by[f"{rule} imputation"] = (
             "imputation", imputation_scores(ds, rule, model.imputation_by))
+    for rule in treatments:
+        ranks_by[f"{rule} treatment"] = ("treatment", treatment_scores(ds, rule))
     for ind in spec.indicators if leave_one_out else ():
         ranks_by[f"without {ind}"] = (
             "leave_one_out", composite(ds, weights_without(spec, ind).to_numpy()))
@@ -129,7 +153,9 @@ def scenario_label(spec, scenario: str, short: bool = False) -> str:
              "mean imputation": "mean imputation of every gap",
              "median imputation": "median imputation of every gap",
              "group_mean imputation": "group-mean imputation of every gap",
-             "zero imputation": "every gap counted as zero"}
+             "zero imputation": "every gap counted as zero",
+             "none treatment": "no outlier treatment of raw values",
+             "winsorise treatment": "winsorised raw values (COINr rule)"}
     if scenario in fixed:
         return fixed[scenario]
     if scenario.startswith("without "):
