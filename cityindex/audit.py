@@ -35,7 +35,8 @@ from cityindex.construction.imputation import impute
 from cityindex.data import Dataset
 from cityindex.quantisation import detect_grid
 from cityindex.rank import rank_desc
-from cityindex.result import Result
+from cityindex.result import Result, bar_chart, summary_html
+from cityindex.vocabulary import counted
 
 FLOAT_SLACK = 1e-9
 
@@ -139,6 +140,10 @@ class ReproductionResult(Result):
                          + (f" [{f.source}]" if f.source else ""))
         lines.append("indicator profile (declared normalisation, range, quantisation):")
         for rec in self.profile.to_dict("records"):
+            if not rec.get("n"):
+                lines.append(f"  {rec['indicator']} [{rec['normalisation']}]: no value for "
+                             "any ranked unit")
+                continue
             grid = (f"grid step {rec['grid_step']:.6g} ({rec['grid_levels']:.4g} steps to 100, "
                     f"{rec['grid_coverage']:.0%} on grid; off: {rec['off_grid'] or 'none'})"
                     if rec["grid_step"] == rec["grid_step"] else "no grid")
@@ -155,7 +160,47 @@ class ReproductionResult(Result):
         if self.notes:
             lines.append(f"{len(self.notes)} notes (consistent, but worth knowing):")
             lines.extend(f"  [{n.check}] {n.unit} / {n.node}: {n.detail}" for n in self.notes)
+        lines.append(self.verdict())  # the last line: what the audit found, in one line
         return "\n".join(lines)
+
+    def counts_by_check(self) -> dict[str, int]:
+        """Inconsistencies per check, in the order the checks ran (every check, zeros too)."""
+        kinds = list(dict.fromkeys([*self.checks, *(f.check for f in self.inconsistencies)]))
+        return {k: sum(f.check == k for f in self.inconsistencies) for k in kinds}
+
+    def verdict(self) -> str:
+        """The audit in one line: inconsistencies by kind, then the units not ranked, e.g.
+        '39 inconsistencies: 3 aggregate, 33 claim, 3 normalisation; 4 units not ranked'."""
+        n = len(self.inconsistencies)
+        if n:
+            kinds = ", ".join(f"{v} {k.replace('_', ' ')}"
+                              for k, v in self.counts_by_check().items() if v)
+            text = f"{counted(n, 'inconsistency', 'inconsistencies')}: {kinds}"
+        elif not self.has_published:
+            text = "no inconsistencies (nothing published to check)"
+        else:
+            text = ("no inconsistencies: the published numbers follow from the published "
+                    "method")
+        if len(self.not_ranked):
+            text += f"; {counted(len(self.not_ranked), 'unit')} not ranked"
+        return text
+
+    def title(self) -> str:
+        return f"reproduction audit of {self.dataset}"
+
+    def _repr_html_(self) -> str:
+        summary = {"verdict": self.verdict(), "checks run": dict(self.checks),
+                   **self.summary()}
+        return summary_html(self.title(), summary, self._shapes())
+
+    def chart(self):
+        """Inconsistencies by check (bars; every check that ran, zeros included)."""
+        counts = self.counts_by_check()
+        frame = pd.DataFrame({"check": [k.replace("_", " ") for k in counts],
+                              "inconsistencies": list(counts.values()),
+                              "checked": [self.checks.get(k, 0) for k in counts]})
+        return bar_chart(frame, "check", "inconsistencies", self.title(),
+                         "inconsistencies found", self.verdict())
 
 
 def half_unit(decimals: pd.DataFrame | pd.Series | np.ndarray) -> np.ndarray:
@@ -503,6 +548,9 @@ def indicator_profile(ds: Dataset) -> tuple[pd.DataFrame, list[Finding], list[Fi
         h = ds.indicator_half[ind].to_numpy()[present]
         units = [ds.units[i] for i in present]
         norm = spec.nodes[ind].normalisation
+        if x.size == 0:   # no ranked unit has it: nothing to profile, said in the row
+            rows.append({"indicator": ind, "normalisation": norm, "n": 0})
+            continue
         grid = detect_grid(x, h)
         values, counts = np.unique(x, return_counts=True)
         off = [units[i] for i in np.flatnonzero(~grid.on_grid)] if grid else []

@@ -136,6 +136,14 @@ class Dataset:
                                                           self.available,
                                                           units=tuple(self.units)))
 
+    def __repr__(self) -> str:
+        """One line (the generated dataclass repr printed every frame: 134 lines)."""
+        gaps = 0 if self.available is None else int((~self.available).sum())
+        n_out = 0 if self.excluded is None else len(self.excluded)
+        noun = self.spec.unit if self.n_units == 1 else self.spec.units
+        return (f"Dataset({self.spec.id!r}, {self.n_units} {noun}, "
+                f"{len(self.spec.indicators)} indicators, {gaps} gaps, {n_out} not ranked)")
+
     @property
     def n_units(self) -> int:
         return len(self.units)
@@ -166,7 +174,19 @@ def read_table(path: Path) -> Table:
     except UnicodeDecodeError as exc:
         raise DataError(name, f"not UTF-8 (byte 0x{exc.object[exc.start]:02x} at offset "
                         f"{exc.start})", "a UTF-8 encoded CSV file") from None
-    rows = list(csv.reader(io.StringIO(text)))
+    # newline="": the csv module's own line handling, so "\n", "\r\n" and old Mac "\r"
+    # line endings all read (and a quoted cell may hold a line break)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a cell over the csv module's field limit, a stray NUL, ...
+        line = reader.line_num
+        if "field larger than field limit" in str(exc):
+            raise DataError(f"{name} line {line}", f"a cell of more than "
+                            f"{csv.field_size_limit():,} characters",
+                            "cells of ordinary length (a number, a name)") from None
+        raise DataError(f"{name} line {line}", f"not readable as CSV ({exc})",
+                        "comma-separated values, one row per line") from None
     if not rows:
         raise DataError(name, "empty file", "a header row and data rows")
     header = [h.strip() for h in rows[0]]

@@ -36,12 +36,18 @@ class ModelError(CityIndexError, ValueError):
     built, whether in Python or from a run file; ``argument`` is the Python argument,
     ``key`` the run-file key, so both front ends give the same message."""
 
-    def __init__(self, argument: str, key: str, found: str, expected: str) -> None:
+    def __init__(self, argument: str, key: str, found: str, expected: str,
+                 owner: str = "UncertaintyModel") -> None:
         self.argument = argument
         self.key = key
-        super().__init__(f"UncertaintyModel {argument} ({key})", found, expected)
+        super().__init__(f"{owner} {argument} ({key})", found, expected)
 
 
 class OutputError(CityIndexError):
     """An output folder cannot be written (a file in the way, not writable, not an output
     folder), or part of the outputs could not be produced."""
+
+
+class BackendError(CityIndexError):
+    """The computing backend cannot be used: ``backend = "dask"`` without dask.distributed
+    installed, or a Dask scheduler that does not answer within the connect timeout."""

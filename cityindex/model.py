@@ -41,6 +41,23 @@ LARGE_LIMITS = {  # (argument, run-file key) -> largest count accepted without a
 }
 
 
+def check_count(value: object, argument: str, key: str, allow_large: bool = False,
+                minimum: int = 1, owner: str = "UncertaintyModel",
+                limit: tuple[str, str] | None = None) -> int:
+    """A count given to one analysis call (``Study.montecarlo(samples=...)`` and the like):
+    an integer >= ``minimum`` and, unless ``allow_large``, within the ``LARGE_LIMITS`` entry
+    ``limit`` (default ``(argument, key)``) — the same rules as the model's own counts;
+    else :class:`ModelError` naming ``owner`` and ``argument``."""
+    if not _is_int(value) or value < minimum:  # type: ignore[operator]
+        raise ModelError(argument, key, f"found {value!r}", f"an integer >= {minimum}", owner)
+    most = LARGE_LIMITS.get(limit or (argument, key))
+    if most is not None and not allow_large and value > most:  # type: ignore[operator]
+        raise ModelError(argument, key, f"found {value!r}",
+                         f"at most {most:,}, or [run] allow_large = true (allow_large=True) "
+                         "to run that many", owner)
+    return int(value)  # type: ignore[arg-type]
+
+
 def _is_number(v: object) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 

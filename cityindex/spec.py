@@ -198,11 +198,18 @@ class Spec:
 
     def path_to_root(self, node: str) -> list[str]:
         """The node and its ancestors up to (excluding) the root."""
-        out = []
-        while node != self.root:
-            out.append(node)
-            node = self.nodes[node].parent  # type: ignore[assignment]
-        return out
+        return list(self._paths[node])
+
+    @cached_property
+    def _paths(self) -> dict[str, tuple[str, ...]]:
+        """node -> the node and its ancestors up to (excluding) the root, computed once:
+        path_to_root is called for every leaf of every scenario (leave-one-out and the
+        alternative constructions of a 1,000-indicator index called it 10^6 times)."""
+        paths: dict[str, tuple[str, ...]] = {}
+        for node in self.preorder():  # parents first
+            parent = self.nodes[node].parent or ""
+            paths[node] = () if node == self.root else (node, *paths.get(parent, ()))
+        return paths
 
     @property
     def weighted_nodes(self) -> list[str]:
@@ -210,6 +217,10 @@ class Spec:
         return list(self._order[2])
 
     def nominal_weights(self) -> pd.Series:
+        return self._nominal_weights.copy()  # a copy: callers modify it
+
+    @cached_property
+    def _nominal_weights(self) -> pd.Series:
         return pd.Series({n: self.nodes[n].weight for n in self.weighted_nodes}, dtype=float)
 
     def effective_weights(self, weights: pd.Series | None = None, node: str | None = None

@@ -26,6 +26,7 @@ from cityindex.model import (
     ResampleSettings,
     SobolSettings,
     UncertaintyModel,
+    check_count,
 )
 from cityindex.result import Result
 from cityindex.sensitivity.backends import Backend
@@ -106,6 +107,7 @@ class Study:
         self.progress, self.workers, self.chunk_blocks = progress, workers, chunk_blocks
         self.provenance = dict(provenance or {})
         self.backend = Backend.of(backend)  # where the Monte Carlo runs: same bytes either way
+        self.backend.check()  # dask not installed: say so now, before any analysis runs
 
     @classmethod
     def from_runfile(cls, path: str | Path, **kwargs) -> Study:
@@ -124,8 +126,23 @@ class Study:
             raise RunFileError(f"{rf.path} {exc.key}", exc.found, exc.expected) from None
 
     def __repr__(self) -> str:
-        return (f"Study({self.dataset.spec.id!r}, {self.dataset.n_units} units, "
-                f"seed={self.seed}, {self.model!r})")
+        """One line: the dataset, the seed, the weight model and the analyses a run enables
+        (``study.model`` has every setting)."""
+        m = self.model
+        on = [name for name in ("extremes", "leave_one_out", "construction", "noise",
+                                "resample", "sobol", "importance") if getattr(m, name)]
+        weights = m.weights + (f" ±{m.delta:.0%}" if m.weights == "uniform" else "")
+        return (f"Study({self.dataset!r}, seed={self.seed}, weights={weights!r}, "
+                f"samples={m.samples:,}, analyses={on}"
+                + (f", backend={self.backend.kind!r}" if self.backend.kind != "local" else "")
+                + ")")
+
+    def _count(self, value: object, method: str, argument: str, key: str,
+               minimum: int = 1, limit: tuple[str, str] | None = None) -> int:
+        """A count given to one method: the same rules as the model's (an integer, at least
+        ``minimum``, the large-count guard unless the model allows large counts)."""
+        return check_count(value, argument, key, self.model.allow_large, minimum,
+                           owner=f"Study.{method}", limit=limit)
 
     def _progress(self, stage: str) -> Callable[[int, int], None] | None:
         if self.progress is None:
@@ -146,6 +163,8 @@ class Study:
         (weights x every normalisation and aggregation the model lists, as JRC audits do)."""
         if lens not in MONTECARLO_LENSES:
             raise ValueError(f"lens must be one of {list(MONTECARLO_LENSES)}; got {lens!r}")
+        if samples is not None:  # the model's rules: a positive integer, the large-count guard
+            samples = self._count(samples, "montecarlo", "samples", "[run].samples")
         return run_montecarlo(self.dataset, self.model, self.seed, samples=samples,
                               chunk_blocks=self.chunk_blocks, workers=self.workers,
                               progress=self._progress(f"Monte Carlo ({lens})"), lens=lens,
@@ -163,6 +182,8 @@ class Study:
         """Sobol' indices of every rank (factors: node weights, normalisation and
         aggregation triggers, leave-one-out, measurement noise when the model has it)."""
         base = self.model.sobol or SobolSettings()
+        if n is not None:
+            self._count(n, "sobol", "n", "[sobol].n", 4, ("sobol.n", "[sobol].n"))
         settings = SobolSettings(n if n is not None else base.n,
                                  n_boot if n_boot is not None else base.n_boot,
                                  base.weights, base.leave_one_out, base.leave_one_out_none)
@@ -186,6 +207,9 @@ class Study:
     def noise(self, replicates: int | None = None) -> NoiseResult:
         """Measurement-noise bootstrap, alone and with the weight model."""
         base = self.model.noise or NoiseSettings()
+        if replicates is not None:
+            self._count(replicates, "noise", "replicates", "[noise].replicates", 2,
+                        ("noise.replicates", "[noise].replicates"))
         settings = NoiseSettings(base.replicates if replicates is None else replicates,
                                  base.models)
         return NoiseResult(self.dataset, self.model, settings, self.seed,
@@ -196,6 +220,9 @@ class Study:
         """Confidence sets for ranks from the noise bootstrap's covariance (runs the noise
         bootstrap unless its result is given)."""
         base = self.model.rank_ci
+        if n_boot is not None:
+            self._count(n_boot, "rank_ci", "n_boot", "[rank_ci].n_boot", 100,
+                        ("rank_ci.n_boot", "[rank_ci].n_boot"))
         settings = RankCISettings(base.coverage if coverage is None else coverage,
                                   base.n_boot if n_boot is None else n_boot)
         noise = noise if noise is not None else self.noise()
@@ -204,6 +231,9 @@ class Study:
     def resample(self, replicates: int | None = None) -> ResampleResult:
         """Unit resampling with min-max bounds re-derived from each resample."""
         base = self.model.resample or ResampleSettings()
+        if replicates is not None:
+            self._count(replicates, "resample", "replicates", "[resample].replicates", 2,
+                        ("resample.replicates", "[resample].replicates"))
         settings = ResampleSettings(base.replicates if replicates is None else replicates)
         return ResampleResult(self.dataset, self.model, settings.replicates, self.seed)
 

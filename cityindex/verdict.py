@@ -25,10 +25,19 @@ from cityindex.data import Dataset
 from cityindex.sensitivity.engine import names_en, published_ranks, published_tiers
 from cityindex.sensitivity.extremes import bounds_words
 from cityindex.sensitivity.scenarios import scenario_label
+from cityindex.vocabulary import (  # noqa: F401 (VERDICTS, VERDICT_LENS: re-exported)
+    NOT_RANKED,
+    VERDICT_LENS,
+    VERDICTS,
+    confidence_set,
+    counted,
+    move_words,
+    percent,
+    places,
+    tier_words,
+    unit_label,
+)
 
-VERDICTS = ("weight-sensitive", "noise-limited", "construction-sensitive", "robust")
-VERDICT_LENS = {"weight-sensitive": "weights", "noise-limited": "noise",
-                "construction-sensitive": "construction", "robust": "all lenses"}
 NUMERIC_CHECKS = ("aggregate", "rank_order", "subtable", "normalisation")
 COLUMNS = ["unit", "name_en", "published_rank", "published_tier", "verdict",
            "weights_p_published_tier", "weights_p05", "weights_p95", "era_best", "era_worst",
@@ -62,14 +71,20 @@ def _num(v) -> str:
 def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
                   extremes: pd.DataFrame | None = None, rank_ci: pd.DataFrame | None = None,
                   scenarios: pd.DataFrame | None = None,
-                  reproduction: pd.DataFrame | None = None) -> pd.DataFrame:
+                  reproduction: pd.DataFrame | None = None,
+                  coverage: float | None = None) -> pd.DataFrame:
     """verdicts.csv: one row per unit (see the module docstring).
 
     ``weights`` is the ``weights`` lens's rows of ranks.csv; ``extremes`` extremes.csv;
     ``rank_ci`` rank_ci.csv; ``scenarios`` the per-unit worst alternative
     (:func:`cityindex.sensitivity.scenarios.worst_alternative`); ``reproduction``
     reproduction.csv. Missing analyses leave their columns empty and their condition false.
+    ``coverage`` is the rank sets' coverage (default: the one
+    :class:`cityindex.sensitivity.confidence.RankCIResult` records on its table), written
+    into the reasons; never assumed.
     """
+    if coverage is None and rank_ci is not None:
+        coverage = rank_ci.attrs.get("coverage")
     n = ds.n_units
     w = weights.set_index("unit").reindex(ds.units)
     published = published_ranks(ds)
@@ -114,26 +129,26 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
     df["erratum"] = [u in errata for u in ds.units]
     df["verdict"] = np.select([weight_sensitive, noise_limited, construction],
                               list(VERDICTS[:3]), VERDICTS[3])
+    spec = ds.spec
+    bounds = bounds_words(extremes)
     reasons = []
     for i, r in enumerate(df.to_dict("records")):
-        t = r["published_tier"]
+        tier = tier_words(spec, r["published_tier"])
         out = []
         if weight_sensitive[i]:
-            where = (f"; best–worst rank {r['era_best']}–{r['era_worst']} over the admissible "
-                     f"weights leaves tier {t}"
+            where = (f"; {bounds} rank {r['era_best']}–{r['era_worst']} over the admissible "
+                     f"weights leaves {tier}"
                      if extremes is not None else " (best/worst ranks not computed)")
-            out.append(f"weights: P(stays in tier {t}) = {r['weights_p_published_tier']:.3f} "
+            out.append(f"weights: P(stays in {tier}) = {r['weights_p_published_tier']:.3f} "
                        f"< {tier_probability:g}{where}")
         if noise_limited[i]:
-            out.append(f"noise: 95% simultaneous rank confidence set {r['noise_lower']}–"
+            out.append(f"noise: {confidence_set(coverage)} {r['noise_lower']}–"
                        f"{r['noise_upper']} crosses a tier boundary")
         if construction[i]:
-            names = ", ".join(scenario_label(ds.spec, m, short=True) for m in moved_by[i])
-            out.append(f"construction: another tier under {names}; largest move: "
-                       f"{scenario_label(ds.spec, r['construction_worst'], short=True)} "
-                       f"({r['construction_shift']:+d})")
+            out.append(construction_reason(spec, moved_by[i], r["construction_worst"],
+                                           r["construction_shift"], tier))
         if not weight_sensitive[i] and not_guaranteed[i] and extremes is not None:
-            out.append(f"weights: tier {t} not guaranteed ({bounds_words(extremes)} "
+            out.append(f"weights: {tier} not guaranteed ({bounds} "
                        f"{r['era_best']}–{r['era_worst']}) but P(stays) = "
                        f"{r['weights_p_published_tier']:.3f}")
         for finding in errata.get(r["unit"], []):
@@ -143,7 +158,15 @@ def verdict_table(ds: Dataset, weights: pd.DataFrame, tier_probability: float,
     return df[COLUMNS]
 
 
-NOT_RANKED = "not ranked"
+def construction_reason(spec, moved_by, worst: str, shift: int, tier: str) -> str:
+    """The construction clause of a reason: which named alternatives (scenarios.csv ids,
+    in words as :func:`scenario_label` gives them, the page's labels) put the unit out of
+    its published tier, and the alternative that moves it most."""
+    names = [scenario_label(spec, m, short=True) for m in (moved_by or [])]
+    which = (f"{len(names)} alternative constructions put it out of {tier}: " if len(names) > 1
+             else f"1 alternative construction puts it out of {tier}: ")
+    return (f"construction: {which}{', '.join(names)}; largest move: "
+            f"{scenario_label(spec, worst, short=True)}, {move_words(shift)}")
 
 
 def with_not_ranked(ds: Dataset, verdicts: pd.DataFrame) -> pd.DataFrame:
@@ -177,16 +200,13 @@ def verdict_counts(verdicts: pd.DataFrame) -> dict[str, int]:
 
 
 def _names(ds: Dataset, units: list[str], limit: int = 25) -> str:
-    labels = [ds.label(u) for u in units]
+    labels = [unit_label(ds, u) for u in units]
     if len(labels) > limit:
         return ", ".join(labels[:limit]) + f" and {len(labels) - limit} more"
     return ", ".join(labels)
 
 
-def _places(k: float) -> str:
-    k = float(k)
-    text = f"{k:g}"
-    return f"{text} place" if k == 1 else f"{text} places"
+_places = places  # (the fragment lives in cityindex.vocabulary)
 
 
 def weights_phrase(model) -> str:
@@ -200,10 +220,69 @@ def weights_phrase(model) -> str:
     return "the nominal weights"
 
 
+def _coverage(model, lenses: dict[str, dict], rank_ci: pd.DataFrame | None) -> float | None:
+    """The run's rank-set coverage: the rank_ci summary's, the table's, else the model's."""
+    found = lenses.get("noise", {}).get("rank_ci", {}).get("coverage")
+    if found is None and rank_ci is not None:
+        found = rank_ci.attrs.get("coverage")
+    if found is None and getattr(model, "rank_ci", None) is not None:
+        found = model.rank_ci.coverage
+    return found
+
+
+def noise_notes(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFrame,
+                rank_ci: pd.DataFrame | None = None) -> list[str]:
+    """summary.json's ``lenses.noise.notes``: the noise lens's models in words, and, with
+    rank confidence sets, why their count of sets crossing a tier boundary differs from the
+    noise-limited verdicts and why a set can cross while the bootstrap's P(published tier)
+    is near 1 — each with this run's numbers."""
+    n, noun = ds.n_units, ds.spec.units
+    thr = model.tier_probability
+    b = lenses["noise"]["bootstrap"]
+    notes = []
+    rounding = ("rounding to the printed precision (uniform within half a unit of the last "
+                "printed digit)")
+    if b.get("models", "").startswith("every indicator: rounding"):
+        notes.append(f"Noise model: {rounding} only, errors independent across cells.")
+    elif b.get("models"):
+        notes.append(f"Noise models: {b['models']}; under every model also {rounding}; "
+                     "errors independent across cells.")
+    if rank_ci is None:
+        return notes
+    coverage = _coverage(model, lenses, rank_ci)
+    crossing = [u for u, ok in zip(rank_ci["unit"], rank_ci["tier_certain"]) if not ok]
+    v = verdicts.set_index("unit")["verdict"].reindex(crossing)
+    limited = int((v == "noise-limited").sum())
+    earlier = int((v == "weight-sensitive").sum())
+    which = (("both" if earlier == 2 else f"all {earlier}")
+             if earlier == len(crossing) and earlier > 1
+             else f"{earlier} of these {len(crossing)}")
+    notes.append(
+        f"{len(crossing)} of the {n} {noun}' {confidence_set(coverage, plural=True)} cross a "
+        f"tier boundary, and the noise-limited count is {limited}: each {ds.spec.unit} gets "
+        f"the first verdict that applies, and {which} "
+        f"{'is' if earlier == 1 and len(crossing) == 1 else 'are'} weight-sensitive, a "
+        "verdict that comes before noise-limited.")
+    if "tier_fragile_units" in b:
+        fragile = set(b["tier_fragile_units"])
+        high = [u for u in crossing if u not in fragile]
+        notes.append(
+            "A set that crosses a tier boundary and a bootstrap P(published tier) near 1 do "
+            f"not contradict each other: the {confidence_set(coverage, plural=True)} hold for "
+            f"all {n} {noun} jointly (so each is wider than the {ds.spec.unit}'s own spread "
+            f"and also carries the noise in every other {ds.spec.unit}'s score), while "
+            f"P(published tier) is the share of the {b['replicates']} noisy copies in which "
+            f"its rank stays in its tier. Of the {len(crossing)} {noun} whose set crosses a "
+            f"boundary, {len(high)} {'keeps its' if len(high) == 1 else 'keep their'} tier "
+            f"with P ≥ {thr:g} in the bootstrap.")
+    return notes
+
+
 def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFrame,
               rank_ci: pd.DataFrame | None = None) -> dict[str, str]:
     """One sentence per lens, JRC style, plus one for the verdicts (keys: the lens names
-    present and ``"verdicts"``)."""
+    present and ``"verdicts"``). With a noise lens it also adds that lens's ``notes``
+    (:func:`noise_notes`) to ``lenses["noise"]``, the summary.json section it heads."""
     n = ds.n_units
     noun = ds.spec.units
     thr = model.tier_probability
@@ -240,8 +319,9 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
         alts = c["alternatives"]
         kinds = {"normalisation": sum(a.endswith("normalisation") for a in alts),
                  "left out": sum(a.startswith("without ") for a in alts)}
-        aggregations = [a for a in alts if a.endswith(" aggregation")]
-        imputations = [scenario_label(ds.spec, a) for a in alts
+        aggregations = [scenario_label(ds.spec, a, short=True) for a in alts
+                        if a.endswith(" aggregation")]
+        imputations = [scenario_label(ds.spec, a, short=True) for a in alts
                        if a.endswith((" imputation", " treatment"))]
         parts = []
         if kinds["normalisation"]:
@@ -266,8 +346,8 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
                     f"{_places(c['median_largest_shift'])}; "
                     f"{c['tier_changed_by_some_alternative']} change tier under at least one")
         if top is not None and by[top]:
-            text += (f", most often {scenario_label(ds.spec, top, short=True)} "
-                     f"({by[top]} {noun})")
+            text += (f", most often {scenario_label(ds.spec, top, short=True)}, for "
+                     f"{by[top]} {noun}")
         if "montecarlo" in lenses["construction"]:
             mc = lenses["construction"]["montecarlo"]
             text += (f"; in the construction Monte Carlo (the run file's odds), "
@@ -275,19 +355,25 @@ def headlines(ds: Dataset, model, lenses: dict[str, dict], verdicts: pd.DataFram
         out["construction"] = text + "."
     if "noise" in lenses:
         b = lenses["noise"]["bootstrap"]
+        coverage = _coverage(model, lenses, rank_ci)
         if rank_ci is not None:
             certain = int(rank_ci["tier_certain"].sum())
             width = rank_ci["simultaneous_upper"] - rank_ci["simultaneous_lower"]
+            limited = counts["noise-limited"]
             text = (f"Under the measurement-noise model, {certain} of {n} {noun}' tiers are "
-                    "statistically certain (95% simultaneous confidence sets for ranks); the "
+                    f"statistically certain ({confidence_set(coverage, plural=True)}); the "
                     f"median set spans {_places(float(np.median(width)))}; {n - certain} "
-                    "sets cross a tier boundary")
+                    "sets cross a tier boundary"
+                    + (f" ({limited} of them noise-limited, the others weight-sensitive, a "
+                       "verdict that comes first)" if limited < n - certain else ""))
         else:
             text = (f"Under the measurement-noise model, {n - b['tier_fragile']} of {n} {noun} "
                     f"keep their tier with P ≥ {thr:g}")
         text += (f"; in the bootstrap ({b['replicates']} noisy copies, nominal weights) the "
                  f"median 90% rank interval is {_places(b['median_interval_90'])}")
         out["noise"] = text + "."
+        # summary.json's noise section: the notes that reconcile its numbers
+        lenses["noise"]["notes"] = noise_notes(ds, model, lenses, verdicts, rank_ci)
     if "sample" in lenses:
         s = lenses["sample"]["resample"]
         out["sample"] = (f"Resampling the {n} {noun} ({s['replicates']} resamples, min-max "

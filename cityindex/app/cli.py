@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     runfile = Path(args.runfile)
     rf = load_runfile(runfile)  # the run file's own errors first, then the output folder
-    out = Path(args.out) if args.out else Path("reports") / runfile.stem
+    out = Path(args.out) if args.out is not None else Path("reports") / runfile.stem
     check_destination(out, protect=(rf.path, rf.data))
     extra = {"backend": Backend("dask", args.scheduler)} if args.scheduler else {}
     study = Study.from_runfile(runfile, progress=Progress(not args.quiet),
@@ -83,6 +83,14 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"found {value}; expected a positive integer")
     return value
+
+
+def _folder(text: str) -> str:
+    """--out: a folder path; an empty one would silently mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"found {text!r}; expected a folder path (omit --out "
+                                         "for reports/<run file stem>/)")
+    return text
 
 
 def _version() -> str:
@@ -122,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "tables, summary.json, the page and manifest.json; the output folder "
                          "is replaced as a whole, atomically.")
     run.add_argument("runfile", help="the run file (TOML); its data path is relative to it")
-    run.add_argument("--out", metavar="DIR",
+    run.add_argument("--out", metavar="DIR", type=_folder,
                      help="output folder (default reports/<run file stem>/); new, empty or a "
                      "previous output folder")
     run.add_argument("--quiet", action="store_true", help="no progress on stderr")

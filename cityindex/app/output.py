@@ -39,9 +39,12 @@ file, lies under one, is not writable, or is a non-empty folder without ``manife
 
 from __future__ import annotations
 
+import concurrent.futures
+import concurrent.futures.process
 import contextlib
 import hashlib
 import json
+import math
 import os
 import platform
 import re
@@ -75,7 +78,8 @@ def _rounded(obj: object) -> object:
     """Floats to 10 significant digits, as in the CSVs: the last bits of a float depend on
     the BLAS kernel, the 10th digit does not."""
     if isinstance(obj, float):
-        return float(f"{obj:.10g}")
+        # an undefined number (e.g. a mean over nothing) is JSON null, never a crash
+        return float(f"{obj:.10g}") if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {k: _rounded(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -327,6 +331,71 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
+STATIC_SUFFIXES = (".png", ".svg")
+
+
+def _static_child(dataset, summary: dict, tables: dict) -> tuple:
+    """In a spawned process: the PNG/SVG export (vl-convert's V8 engine), whose abort
+    (e.g. under ``ulimit -v``) must not take the run down. Returns ("ok", files),
+    ("error", class name, where, found, expected) for a CityIndexError (its constructor
+    does not unpickle) or ("failed", first line of any other exception)."""
+    from cityindex.report.build import build_report
+
+    try:
+        files = build_report(dataset, summary, tables, static=True)
+    except CityIndexError as exc:
+        return ("error", type(exc).__name__, exc.where, exc.found, exc.expected)
+    except Exception as exc:  # reported as one line by the parent
+        return ("failed", _first_line(exc))
+    return ("ok", {k: v for k, v in files.items() if k.endswith(STATIC_SUFFIXES)})
+
+
+def _quiet_stderr() -> None:
+    """The export child's stderr goes to /dev/null: V8's fatal-error dump (dozens of lines)
+    must not reach the terminal; the parent reports any failure as one line."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
+def static_files(result, tables: dict, summary: dict) -> concurrent.futures.Future:
+    """Start the static export in a child process (spawn: no inherited threads or locks);
+    the caller builds the page meanwhile and collects the files with
+    :func:`collect_static`."""
+    import multiprocessing
+
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+        initializer=_quiet_stderr)
+    try:
+        future = pool.submit(_static_child, result.study.dataset, summary, tables)
+    finally:
+        pool.shutdown(wait=False)  # the worker exits once its one task is done
+    return future
+
+
+def collect_static(future: concurrent.futures.Future) -> dict[str, bytes]:
+    """The child's PNG/SVG files; a CityIndexError of the child is raised again here, any
+    other failure (the process killed or aborted, an exception) as RuntimeError, which
+    :func:`write_audit` records as the page's error."""
+    from cityindex import errors
+
+    try:
+        outcome = future.result()
+    except concurrent.futures.process.BrokenProcessPool as exc:
+        raise RuntimeError("the PNG/SVG export process ended abruptly (killed, or aborted "
+                           "by the V8 engine of vl-convert, e.g. out of address space under "
+                           "ulimit -v)") from exc
+    if outcome[0] == "ok":
+        return outcome[1]
+    if outcome[0] == "error":
+        kind = getattr(errors, outcome[1], CityIndexError)
+        if kind is errors.ModelError or not issubclass(kind, CityIndexError):
+            kind = OutputError
+        raise kind(*outcome[2:])
+    raise RuntimeError(f"the PNG/SVG export failed ({outcome[1]})")
+
+
 def write_audit(result, dest: Path, static: bool = True) -> Path:
     """Write an :class:`cityindex.study.AuditResult` into ``dest``, replacing it whole: every
     table as CSV, summary.json, the page (and its static images), and manifest.json last.
@@ -351,12 +420,19 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
         t = time.perf_counter()
         if progress:
             progress("Report", 0, 1)
+        # The PNG/SVG export runs in a child process, beside the page built here: an abort
+        # of its V8 engine ends that child, never this run (the page and the tables are
+        # written, the manifest records report_error and the run ends with one line).
+        export = static_files(result, tables, summary) if static else None
+        files: dict[str, bytes] = {}
         try:
-            files = result.report_files(tables, summary, static=static)
+            files = result.report_files(tables, summary, static=False)
+            if export is not None:
+                files.update(collect_static(export))
         except CityIndexError:
             raise
-        except Exception as exc:  # a chart failed: keep the tables, say so
-            report_error, files = exc, {}
+        except Exception as exc:  # a chart failed: keep the tables (and the page), say so
+            report_error = exc
         for name, data in files.items():
             folder.write(name, data)
         if progress:
@@ -378,9 +454,21 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
             manifest["report_error"] = _first_line(report_error)
         folder.json(MANIFEST, manifest, hashed=False)
         folder.commit()
+    except OSError as exc:  # disk full, quota, I/O error: the previous outputs are intact
+        folder.discard()
+        raise OutputError(str(dest), f"could not be written ({exc.strerror or exc}"
+                          + (f": {exc.filename}" if exc.filename else "") + ")",
+                          "free space and a writable disk (the previous outputs, if any, "
+                          "are unchanged)") from None
     except BaseException:
         folder.discard()
         raise
+    if report_error is not None and "index.html" in files:  # only the static export failed
+        raise OutputError(str(Path(dest) / "rank_uncertainty.png"),
+                          f"not drawn ({_first_line(report_error)})",
+                          f"the PNG/SVG export; the page, the tables, summary.json and "
+                          f"{MANIFEST} were written to {dest} without it (--no-static skips "
+                          "it)")
     if report_error is not None:
         raise OutputError(str(Path(dest) / "index.html"),
                           f"the page was not built ({_first_line(report_error)})",

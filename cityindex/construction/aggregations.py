@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cityindex.construction.normalisations import spread
 from cityindex.construction.registry import Registry
 
 
@@ -107,7 +108,8 @@ def mazziotta_pareto(v, wm, m, den, offset, params):
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.nanmean(vals, axis=-2, keepdims=True)
         sd = np.nanstd(vals, axis=-2, keepdims=True)
-        z = 100.0 + 10.0 * (vals - mean) / np.where(sd > 0, sd, 1.0)
+        sd = spread(sd, mean)
+        z = 100.0 + 10.0 * np.where(sd > 0, vals - mean, 0.0) / np.where(sd > 0, sd, 1.0)
         z = np.where(present, z, 0.0)
         d = _safe_den(den)
         mu = (wm * z).sum(axis=-1) / d

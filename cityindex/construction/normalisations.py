@@ -48,6 +48,14 @@ for _name, _label in (("minmax", "min-max"), ("goalposts", "goalposts"),
     LEAF_NORMALISATIONS.register(_name, _label)
 
 
+def spread(sd: np.ndarray | float, mean: np.ndarray | float) -> np.ndarray:
+    """A standard deviation, or 0 where it is rounding noise: the sd of n equal floats comes
+    out near 1e-17, not 0, and dividing by it turns a constant into +-1 (a constant standardises
+    to 0)."""
+    sd = np.asarray(sd, dtype=float)
+    return np.where(sd > 1e-12 * np.maximum(np.abs(mean), 1.0), sd, 0.0)
+
+
 def apply_transform(values: np.ndarray, transform: str, where: str = "") -> np.ndarray:
     """The leaf transform applied before scaling: none, natural log or log10 (values must be
     positive; a non-positive value is an error naming ``where``, never a NaN)."""
@@ -93,7 +101,8 @@ class LeafScaler:
         elif method == "minmax":
             lo, hi = float(finite.min()), float(finite.max())
         elif method == "zscore":
-            lo, hi = float(finite.mean()), float(finite.std())
+            lo = float(finite.mean())
+            hi = float(spread(finite.std(), lo))
         elif method == "rank":
             ref = tuple(np.sort(finite))
         return cls(method, node.transform, node.direction, scale, lo, hi, ref, where)
@@ -113,7 +122,7 @@ class LeafScaler:
         elif m == "score5":
             unit = t / 5.0
         elif m == "zscore":
-            z = (t - self.lo) / (self.hi if self.hi > 0 else 1.0)
+            z = (t - self.lo) / self.hi if self.hi > 0 else np.where(np.isnan(t), np.nan, 0.0)
             return -z if self.direction == "lower" else z
         else:  # none
             return a + b - t if self.direction == "lower" else t
@@ -132,7 +141,8 @@ def _minmax(x: np.ndarray, scale: tuple[float, float], gaps: bool) -> np.ndarray
 def _zscore(x: np.ndarray, scale: tuple[float, float], gaps: bool) -> np.ndarray:
     sd = np.nanstd(x, axis=0) if gaps else x.std(axis=0, ddof=0)
     mean = np.nanmean(x, axis=0) if gaps else x.mean(axis=0)
-    return 50.0 + 10.0 * (x - mean) / np.where(sd > 0, sd, 1.0)
+    sd = spread(sd, mean)
+    return 50.0 + 10.0 * np.where(sd > 0, x - mean, 0.0) / np.where(sd > 0, sd, 1.0)
 
 
 def _rank(x: np.ndarray, scale: tuple[float, float], gaps: bool) -> np.ndarray:

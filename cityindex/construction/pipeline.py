@@ -166,7 +166,13 @@ class Pipeline:
                 v = np.stack(np.broadcast_arrays(*[values[k] for k in kids]), axis=-1)
             m = np.stack([avail[k] for k in kids], axis=-1)                          # (U, k)
             wk = w2[:, [col[k] for k in kids]][:, None, :]                            # (S,1,k)
-            wm = wk * m[None]                                                         # (S,U,k)
+            mv = m
+            nan = np.isnan(v)
+            if nan.any() and (nan & m).any():
+                # a child missing in some scenarios only (its own children all weighted 0
+                # there): missing for that scenario, its siblings reweighted
+                mv = m & ~nan
+            wm = wk * mv if mv.ndim == 3 else wk * m[None]                            # (S,U,k)
             den = wm.sum(axis=-1)
             if op.positive:
                 low = v < -offset
@@ -177,7 +183,10 @@ class Pipeline:
                         f"{op.label} at node '{agg}', unit {self._name(unit)}",
                         f"a value {float(v[tuple(where)]):.6g} + offset "
                         f"{offset} < 0", "non-negative values")
-            out = op.combine(v, wm, m, den, offset, {"p": spec.nodes[agg].p})
+            out = op.combine(v, wm, mv, den, offset, {"p": spec.nodes[agg].p})
+            # no weight on any available child (e.g. its only one left out): no value, never
+            # an arbitrary one
+            out = np.where(den > 0, out, np.nan)
             present = m.any(axis=-1)
             settle(agg, np.where(present, out, np.nan), present)
             values[agg] = np.where(avail[agg], values[agg], np.nan)

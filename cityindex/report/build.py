@@ -8,12 +8,14 @@ import pandas as pd
 from cityindex.report import charts, large
 from cityindex.report.labels import (
     LENS_SHORT,
-    VERDICT_TEXT,
+    confidence_set,
+    coverage_of,
     factor_label,
     group_kind_label,
     group_value_labels,
     node_label,
     scenario_label,
+    verdict_text,
 )
 from cityindex.report.page import (
     PAGED_TABLE_SCRIPT,
@@ -87,7 +89,7 @@ def tables_extremes(verdicts: pd.DataFrame) -> pd.DataFrame | None:
 
 
 def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The grey range each lens draws: exact best-worst ranks (weights), the 95%
+    """The grey range each lens draws: best-worst ranks (weights), the run's
     simultaneous confidence set (noise)."""
     frames = []
     if "extremes" in tables:
@@ -100,7 +102,8 @@ def lens_ranges(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         frames.append(pd.DataFrame({"lens": "noise", "unit": c["unit"],
                                     "range_lo": c["simultaneous_lower"],
                                     "range_hi": c["simultaneous_upper"],
-                                    "range_kind": "95% simultaneous confidence set"}))
+                                    "range_kind": confidence_set(
+                                        c.attrs.get("coverage")).replace(" rank", "")}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -111,7 +114,8 @@ def _tiles(summary: dict, noun: str) -> str:
     thr = summary["run"]["flags"]["tier_probability"]
     what = {"weight-sensitive": f"tier not guaranteed under the admissible weights and "
                                 f"P(tier) < {thr:g}",
-            "noise-limited": "95% rank confidence set under measurement noise crosses a tier",
+            "noise-limited": f"{confidence_set(coverage_of(summary))} under measurement noise "
+                             "crosses a tier",
             "construction-sensitive": "a named alternative construction changes the tier",
             "robust": "none of the three"}
     if summary["run"]["rank_ci"] == {"enabled": False}:
@@ -172,7 +176,7 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
     ths = verdict_table_header(
         one, f"{words} rank over every admissible weighting (ERA)"
         + ("" if words.startswith("exact") else ": inner bounds, the true range may be wider"),
-        words)
+        words, verdicts.attrs.get("coverage"))
     nominal = dict(zip(info["unit"], info["nominal_rank"]))
     body = []
     for r in verdicts.to_dict("records"):
@@ -202,7 +206,7 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
         f"{esc(v)} ({int((verdicts.verdict == v).sum())})</button>"
         for v in ("weight-sensitive", "noise-limited", "construction-sensitive", "robust"))
     legend = "".join(f"<li><span class='chip verdict-{esc(v)}'>{esc(v)}</span> {esc(t)}</li>"
-                     for v, t in VERDICT_TEXT.items())
+                     for v, t in verdict_text(verdicts.attrs.get("coverage")).items())
     return (
         "<div class='controls'><button type='button' data-filter-verdict='all' "
         f"class='filter'>all ({len(verdicts)})</button>{buttons}"
@@ -244,6 +248,7 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
     v = tables["verdicts"]
     tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
     tables["verdicts"].attrs["extremes"] = tables.get("extremes")
+    tables["verdicts"].attrs["coverage"] = coverage_of(summary)
     if ds.n_units > LARGE_PAGE_UNITS:
         return build_large_report(ds, summary, tables, static)
     spec = ds.spec
@@ -263,6 +268,8 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
          "html": verdict_table_html(ds, verdicts, info)},
         {"id": "rank-uncertainty", "title": "Rank uncertainty, one lens at a time",
          "chart": uncertainty,
+         "narrow": charts.rank_uncertainty(ranks, info, tiers, ranges, group_columns,
+                                           compact=True),
          "text": "Pick a lens. Under the weights lens every scenario is an admissible "
                  f"weighting, so the 90% interval lies inside the grey "
                  f"{bounds_words(tables.get('extremes'))} range; "
@@ -270,11 +277,14 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
                  "comparable with that range (it is not drawn for them). Colour is the "
                  f"{one}'s verdict; filter by verdict or group; hover for the numbers."},
         {"id": "tiers", "title": "Tier membership",
-         "chart": charts.tier_probabilities(ranks, info, len(tiers))},
+         "chart": charts.tier_probabilities(ranks, info, len(tiers)),
+         "narrow": charts.tier_probabilities(ranks, info, len(tiers), compact=True)},
     ]
     if "scenarios" in tables:
         sections.append({"id": "construction", "title": "Alternative constructions",
                          "chart": charts.scenario_dots(tables["scenarios"], info, tiers, spec),
+                         "narrow": charts.scenario_dots(tables["scenarios"], info, tiers, spec,
+                                                        compact=True),
                          "text": summary["lenses"]["construction"]["headline"]})
     sections.append({"id": "acceptability", "title": "Rank acceptability",
                      "chart": charts.acceptability(tables["acceptability"], info)})
@@ -293,8 +303,9 @@ def build_report(ds, summary: dict, tables: dict[str, pd.DataFrame], static: boo
             first = False
     sections += _tail_sections(ds, summary, tables, info)
     for sec in sections:
-        if sec.get("chart") is not None:
-            sec["chart"] = charts.configure(sec["chart"])
+        for key in ("chart", "narrow"):
+            if sec.get(key) is not None:
+                sec[key] = charts.configure(sec[key])
     title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
     intro = _tiles(summary, noun) + _headlines(summary)
     sections[1:1] = not_ranked_sections(ds, summary)
@@ -312,6 +323,7 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
     v = tables["verdicts"]
     tables = {**tables, "verdicts": v[v["verdict"] != NOT_RANKED].reset_index(drop=True)}
     tables["verdicts"].attrs["extremes"] = tables.get("extremes")
+    tables["verdicts"].attrs["coverage"] = coverage_of(summary)
     spec = ds.spec
     noun = summary["dataset"].get("unit_noun", "units")
     one = spec.unit
@@ -323,11 +335,11 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
     chosen = large.fragile_selection(verdicts)
     keep = set(chosen["unit"])
     ranges = lens_ranges(tables)
-    fragile = charts.rank_uncertainty(
+    fragile, fragile_narrow = (charts.rank_uncertainty(
         ranks[ranks["unit"].isin(keep)], info[info["unit"].isin(keep)], tiers,
         ranges[ranges["unit"].isin(keep)] if len(ranges) else None,
         n_units=ds.n_units, subtitle=large.fragile_subtitle(ds, chosen, threshold),
-        unit_noun=one)
+        unit_noun=one, compact=compact) for compact in (False, True))
     sections = [
         {"id": "verdicts", "title": f"Verdict for every {one}",
          "text": f"One verdict per {one}, the first that applies in the order below; reasons "
@@ -346,7 +358,7 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
          "chart": charts.lens_distributions(ranks, info, tiers, threshold, one)},
         {"id": "rank-uncertainty",
          "title": f"The {len(chosen)} most fragile {noun}, one lens at a time",
-         "chart": fragile,
+         "chart": fragile, "narrow": fragile_narrow,
          "text": f"The usual rank-uncertainty chart, for the {len(chosen)} {noun} least likely "
                  "to keep their published tier under the weights lens (the chart's subtitle "
                  "gives the rule). Pick a lens; filter by verdict; hover for the numbers."},
@@ -368,8 +380,9 @@ def build_large_report(ds, summary: dict, tables: dict[str, pd.DataFrame], stati
     sections += _tail_sections(ds, summary, tables,
                                reproduction_rows=large.REPRODUCTION_ROWS)
     for sec in sections:
-        if sec.get("chart") is not None:
-            sec["chart"] = charts.configure(sec["chart"])
+        for key in ("chart", "narrow"):
+            if sec.get(key) is not None:
+                sec[key] = charts.configure(sec[key])
     title = f"Audit of the {spec.title_en}" + (f" ({spec.title_zh})" if spec.title_zh else "")
     intro = _tiles(summary, noun) + _headlines(summary) + large.large_note(ds, tables)
     sections[1:1] = not_ranked_sections(ds, summary)
@@ -452,8 +465,11 @@ def _method_html(summary: dict, weights: dict) -> str:
     lenses = summary["lenses"]
     if "noise" in lenses:
         n = lenses["noise"]
+        models = n["bootstrap"].get("models") or "as run.noise.models in summary.json"
         items.append(f"<li><b>noise lens</b>: {esc(n['bootstrap']['assumptions'])}; "
-                     f"models: {esc(summary['run']['noise']['models'])}</li>")
+                     f"error models: {esc(models)}</li>")
+        for note in n.get("notes", [])[1:]:   # why sets and tiles, sets and P(tier) differ
+            items.append(f"<li><b>reading the noise lens</b>: {esc(note)}</li>")
         if "rank_ci" in n:
             items.append(f"<li><b>rank confidence sets</b>: "
                          f"{esc(n['rank_ci']['method'])}</li>")
@@ -467,10 +483,13 @@ def _method_html(summary: dict, weights: dict) -> str:
                      f"resamples; half-widths above 0.1: "
                      f"{esc(s['ci_half_width_above_0_1'])}</li>")
     if "extremes" in weights:
-        items.append(f"<li><b>exact extreme ranks (ERA)</b>: MILP over all weightings with "
-                     f"multipliers in [1 ± {esc(weights['extremes']['delta'])}]</li>")
+        items.append(f"<li><b>extreme ranks (ERA)</b> over all weightings with multipliers in "
+                     f"[1 ± {esc(weights['extremes']['delta'])}]: exact (MILP) where the "
+                     "composite is linear or log-linear in the weights, otherwise inner "
+                     "bounds from the box's vertices and draws (extremes.csv's method column "
+                     "says which)</li>")
     items.append("<li><b>verdicts</b>: " + "; ".join(
-        f"{esc(k)}: {esc(v)}" for k, v in VERDICT_TEXT.items())
+        f"{esc(k)}: {esc(v)}" for k, v in verdict_text(coverage_of(summary)).items())
         + " — the first that applies.</li>")
     run = summary["run"]
     sha = (run.get("run_file_sha256") or "")[:16]

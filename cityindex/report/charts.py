@@ -12,6 +12,7 @@ time (a selector, default ``weights``) and name it in the title.
 from __future__ import annotations
 
 import json
+import textwrap
 
 import altair as alt
 import numpy as np
@@ -38,9 +39,15 @@ RANGE_GREY = "#d0d0d0"
 PUBLISHED_MARK = {"shape": "diamond", "filled": True, "fill": "white", "stroke": "black",
                   "strokeWidth": 1.2, "size": 42}
 PLOT_WIDTH = 700
+# The phone variant of the rank-uncertainty and tier charts (``compact=True``), shown by the
+# page below 640 px instead of the wide one: the whole chart (labels, plot, legend, titles)
+# within about 360 px, the width a 390 px phone leaves inside the page's margins.
+COMPACT_PLOT_WIDTH = 205
+COMPACT_LABEL_LIMIT = 110
+COMPACT_CHARS = 58  # subtitle characters per line (11 px)
 UNCERTAINTY_SUBTITLE = [
     "grey band: exact best–worst rank over every admissible weighting (weights lens) "
-    "or the 95% simultaneous",
+    "or the simultaneous rank",
     "confidence set (noise lens); bar: 50% and line: 90% interval; black tick: median; "
     "white diamond: published rank;",
     "dashed: tier boundaries; colour: the city's verdict (one per city, all lenses)"]
@@ -74,9 +81,11 @@ def city_tooltips(extra: list | None = None, noun: str = "city") -> list:
             alt.Tooltip("verdict:N", title="verdict"), *(extra or [])]
 
 
-def verdict_color(legend: bool = True) -> alt.Color:
+def verdict_color(legend: bool = True, compact: bool = False) -> alt.Color:
+    if not legend:
+        return alt.Color("verdict:N", scale=VERDICT_SCALE, legend=None)
     return alt.Color("verdict:N", scale=VERDICT_SCALE,
-                     legend=alt.Legend(title="verdict") if legend else None)
+                     legend=compact_legend("verdict") if compact else alt.Legend(title="verdict"))
 
 
 def default_info(ranks: pd.DataFrame) -> pd.DataFrame:
@@ -123,11 +132,31 @@ def _lens_param(present: list[str], name: str = "lens") -> alt.Parameter:
                      bind=alt.binding_select(options=opts, labels=labels, name="Lens "))
 
 
-def _lens_title_expr(present: list[str], prefix: str, param: str = "lens") -> alt.ExprRef:
+def _lens_title_expr(present: list[str], prefix: str, param: str = "lens",
+                     compact: bool = False) -> alt.ExprRef:
+    """The title naming the selected lens; ``compact``: two lines, the prefix (its trailing
+    ", lens: " dropped) above "lens: <short name>"."""
+    titles = LENS_SHORT if compact else {lens: lens_title(lens) for lens in present}
     expr = "''"
     for lens in reversed(present):
-        expr = f"{param} == {json.dumps(lens)} ? {json.dumps(lens_title(lens))} : ({expr})"
+        expr = f"{param} == {json.dumps(lens)} ? {json.dumps(titles[lens])} : ({expr})"
+    if compact:
+        head = prefix.removesuffix(", lens: ").removesuffix(" lens: ")
+        return alt.ExprRef(f"[{json.dumps(head)}, 'lens: ' + ({expr})]")
     return alt.ExprRef(f"{json.dumps(prefix)} + ({expr})")
+
+
+def wrap_lines(lines: list[str] | str, width: int = COMPACT_CHARS) -> list[str]:
+    """A subtitle (one string or lines) re-wrapped at ``width`` characters, for a compact
+    chart."""
+    text = " ".join([lines] if isinstance(lines, str) else lines)
+    return textwrap.wrap(text, width, break_on_hyphens=False)
+
+
+def compact_legend(title: str | None) -> alt.Legend:
+    """A legend that wraps into two columns (a compact chart's width)."""
+    return alt.Legend(title=title, columns=2, labelFontSize=10, symbolSize=60,
+                      titleOrient="top", labelLimit=150)
 
 
 def _group_filters(info: pd.DataFrame, group_columns: dict[str, str]
@@ -164,9 +193,9 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
                      ranges: pd.DataFrame | None = None,
                      group_columns: dict[str, str] | None = None, *,
                      n_units: int | None = None, subtitle: list[str] | None = None,
-                     unit_noun: str = "city") -> alt.TopLevelMixin:
+                     unit_noun: str = "city", compact: bool = False) -> alt.TopLevelMixin:
     """One row per city in published order, one lens at a time: the lens's grey range
-    (exact best-worst rank for ``weights``, the 95% simultaneous confidence set for
+    (best-worst rank for ``weights``, the run's simultaneous confidence set for
     ``noise``), 50% bar and 90% line coloured by verdict, median tick, published rank.
     ``info`` (one row per city with its verdict, see the page) defaults to the cities of
     ``ranks`` with no verdict.
@@ -175,7 +204,10 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     rank axis spans the ranks the rows reach under any lens (its title says which of the
     ``n_units``), with the tier boundaries inside it and round ranks as ticks; ``subtitle``
     replaces the default one (it should say which units are drawn and why) and
-    ``unit_noun`` names the unit in the tooltips."""
+    ``unit_noun`` names the unit in the tooltips.
+
+    ``compact``: the phone variant, the same data in about 360 px (a narrow plot, shorter
+    labels, a rank axis with a few round ticks, titles and legend wrapped)."""
     if info is None:
         info = default_info(ranks)
     present = list(dict.fromkeys(ranks["lens"]))
@@ -197,7 +229,13 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     x_title = "rank (1 = best)"
     if n_units is None:
         domain = [0, n + 1]
-        ticks = [1, *edges, *range(10, n + 1, 10)]
+        # round ticks (every 10; compact: about 4 and the last rank) that leave room for the
+        # tier boundaries' labels
+        step, room = (nice_step(n / 4), 0.1 * n) if compact else (10, 0.04 * n)
+        ticks = [1, *edges]
+        for t in [*range(step, n + 1, step), *([n] if compact else [])]:
+            if all(abs(t - e) > room for e in ticks[1:]):
+                ticks.append(t)
     else:  # a selection: the ranks its rows reach (every lens), round ticks that do not
         # collide with the tier boundaries' labels
         span = df[["p05", "p95", "range_lo", "range_hi", "published_rank"]].to_numpy(float)
@@ -206,13 +244,15 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
         domain = [max(0, int(np.floor(lo - pad))), min(n + 1, int(np.ceil(hi + pad)))]
         width = domain[1] - domain[0]
         edges = [e for e in edges if domain[0] < e < domain[1]]
-        step = nice_step(width / 8)
+        step = nice_step(width / (4 if compact else 8))
         first = max(step, -(-domain[0] // step) * step)
         ticks = [*([1] if domain[0] <= 1 else []), *edges,
                  *(t for t in range(first, domain[1] + 1, step)
-                   if all(abs(t - e) > 0.05 * width for e in edges))]
+                   if all(abs(t - e) > (0.1 if compact else 0.05) * width for e in edges))]
         if domain != [0, n + 1]:
             x_title = f"rank (1 = best; axis: ranks {domain[0]:,}–{domain[1]:,} of {n:,})"
+            if compact:
+                x_title = ["rank (1 = best)", f"axis: ranks {domain[0]:,}–{domain[1]:,} of {n:,}"]
     x_scale = alt.Scale(domain=domain, nice=False)
     tooltip = city_tooltips([
         alt.Tooltip("lens:N", title="lens"),
@@ -229,30 +269,34 @@ def rank_uncertainty(ranks: pd.DataFrame, info: pd.DataFrame | None, tiers: tupl
     base = alt.Chart().transform_filter(f"datum.lens == lens && {verdict_expr} && "
                                         f"{group_expr}").encode(
         y=alt.Y("row:N", sort=order, title=None,
-                axis=alt.Axis(labelFontSize=10, labelLimit=170)))
+                axis=alt.Axis(labelFontSize=9 if compact else 10,
+                              labelLimit=COMPACT_LABEL_LIMIT if compact else 170)))
     x = alt.X("p25:Q", scale=x_scale, title=x_title,
               axis=alt.Axis(orient="top", values=ticks))
     layers = [
         base.mark_rule(color=RANGE_GREY, strokeWidth=8).encode(
             x=alt.X("range_lo:Q", scale=x_scale), x2="range_hi:Q", tooltip=tooltip),
-        base.mark_bar(height=7).encode(x=x, x2="p75:Q", color=verdict_color(),
+        base.mark_bar(height=7).encode(x=x, x2="p75:Q", color=verdict_color(compact=compact),
                                        tooltip=tooltip),
-        base.mark_rule(strokeWidth=2).encode(x="p05:Q", x2="p95:Q", color=verdict_color(),
+        base.mark_rule(strokeWidth=2).encode(x="p05:Q", x2="p95:Q",
+                                             color=verdict_color(compact=compact),
                                              tooltip=tooltip),
         base.mark_tick(color="black", thickness=2, size=10).encode(x="median:Q",
                                                                    tooltip=tooltip),
         base.mark_point(**PUBLISHED_MARK).encode(x="published_rank:Q", tooltip=tooltip),
         _tier_edges(tiers) if n_units is None else _edges_at(edges),
     ]
+    sub = subtitle or _uncertainty_subtitle(ranges)
     return alt.layer(*layers, data=data).add_params(lens, verdict_p, *group_params).properties(
-        width=PLOT_WIDTH, height=alt.Step(ROW),
-        title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: "),
-                        subtitle=subtitle or _uncertainty_subtitle(ranges)))
+        width=COMPACT_PLOT_WIDTH if compact else PLOT_WIDTH, height=alt.Step(ROW),
+        title=alt.Title(_lens_title_expr(present, "Rank uncertainty, lens: ", compact=compact),
+                        subtitle=wrap_lines(sub) if compact else sub))
 
 
-def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
-                       ) -> alt.TopLevelMixin:
-    """P(tier) stacked per city, one lens at a time; the published tier at the right."""
+def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int,
+                       compact: bool = False) -> alt.TopLevelMixin:
+    """P(tier) stacked per city, one lens at a time; the published tier at the right.
+    ``compact``: the phone variant (see :func:`rank_uncertainty`)."""
     present = list(dict.fromkeys(ranks["lens"]))
     cols = [f"p_tier_{t}" for t in range(1, n_tiers + 1)]
     df = ranks[["lens", "unit", *cols]].merge(info, on="unit", how="left")
@@ -265,27 +309,32 @@ def tier_probabilities(ranks: pd.DataFrame, info: pd.DataFrame, n_tiers: int
     verdict_p, verdict_expr = _verdict_filter()
     long["probability"] = long["probability"].round(4)
     data = long.drop(columns=["unit"])
+    width = COMPACT_PLOT_WIDTH if compact else 320
     base = alt.Chart().transform_filter(f"datum.lens == lens && {verdict_expr}")
     bars = base.mark_bar().encode(
-        y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=10,
-                                                                 labelLimit=170)),
+        y=alt.Y("row:N", sort=order, title=None, axis=alt.Axis(
+            labelFontSize=9 if compact else 10,
+            labelLimit=COMPACT_LABEL_LIMIT if compact else 170)),
         x=alt.X("probability:Q", stack="zero", title="P(tier)", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(orient="top")),
         color=alt.Color("tier:N", scale=alt.Scale(
             domain=[f"tier {t}" for t in range(1, n_tiers + 1)],
             range=TIER_BLUES[:n_tiers]), legend=alt.Legend(title="P(tier)")),
-        order=alt.Order("tier:N"),
+        # ordinal, not nominal: Vega-Lite warns "Channel order is inappropriate for nominal
+        # field" (the tiers stack in their order, tier 1 at the left)
+        order=alt.Order("tier:O"),
         tooltip=city_tooltips([alt.Tooltip("tier:N"),
                                alt.Tooltip("probability:Q", format=".3f")]))
     marks = base.transform_filter("datum.tier == 'tier 1'").mark_text(
         align="left", dx=4, fontSize=9).encode(
-        y=alt.Y("row:N", sort=order), x=alt.value(324),
+        y=alt.Y("row:N", sort=order), x=alt.value(width + 4),
         text=alt.Text("published_tier:N", format=""))
+    sub = (f"stacked P(tier {'/'.join(map(str, range(1, n_tiers + 1)))}); "
+           "number at right: published tier")
     return alt.layer(bars, marks, data=data).add_params(lens, verdict_p).properties(
-        width=320, height=alt.Step(ROW),
-        title=alt.Title(_lens_title_expr(present, "Tier membership, lens: "),
-                        subtitle=f"stacked P(tier {'/'.join(map(str, range(1, n_tiers + 1)))}); "
-                                 "number at right: published tier"))
+        width=width, height=alt.Step(ROW),
+        title=alt.Title(_lens_title_expr(present, "Tier membership, lens: ", compact=compact),
+                        subtitle=wrap_lines(sub) if compact else sub))
 
 
 def acceptability(acc: pd.DataFrame, info: pd.DataFrame, floor: float = 1e-4
@@ -447,9 +496,10 @@ def _kinds_text(df: pd.DataFrame) -> list[str]:
 
 
 def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int, ...],
-                  spec=None) -> alt.TopLevelMixin:
+                  spec=None, compact: bool = False) -> alt.TopLevelMixin:
     """The construction lens: each city's rank under each named alternative (nominal
-    weights); orange where the alternative puts it in another tier."""
+    weights); orange where the alternative puts it in another tier. ``compact``: the phone
+    variant (see :func:`rank_uncertainty`)."""
     df = scenarios[scenarios["kind"] != "baseline"][
         ["unit", "scenario", "kind", "rank", "shift", "tier_changed"]]
     df = df.merge(info[["unit", "row", "city", "published_rank", "nominal_rank", "verdict"]],
@@ -463,35 +513,46 @@ def scenario_dots(scenarios: pd.DataFrame, info: pd.DataFrame, tiers: tuple[int,
     alts = list(dict.fromkeys(df["alternative"]))
     pick = alt.param(name="pick_alternative", value=None, bind=alt.binding_select(
         options=[None, *alts], labels=["all", *alts], name="Alternative "))
-    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelFontSize=9, labelLimit=170))
+    y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(
+        labelFontSize=9, labelLimit=COMPACT_LABEL_LIMIT if compact else 170))
     n = len(info)
+    edges = np.cumsum(tiers)[:-1].tolist()
+    ticks = alt.Undefined
+    if compact:  # about 4 round ticks and the last rank, clear of the tier boundaries
+        step = nice_step(n / 4)
+        ticks = [1, *edges]
+        for t in [*range(step, n + 1, step), n]:
+            if all(abs(t - e) > 0.1 * n for e in ticks[1:]):
+                ticks.append(t)
     df = df.drop(columns=["unit", "scenario", "tier_changed"])
     base = alt.Chart(df).transform_filter(
         "pick_alternative == null || datum.alternative == pick_alternative")
     dots = base.mark_point(filled=True, size=22, opacity=0.85).encode(
         y=y, x=alt.X("rank:Q", title="rank under the alternative",
                      scale=alt.Scale(domain=[0, n + 1], nice=False),
-                     axis=alt.Axis(orient="top")),
+                     axis=alt.Axis(orient="top", values=ticks)),
         color=alt.Color("effect:N", scale=alt.Scale(
             domain=["moves it into another tier", "same tier"], range=["#E69F00", "#B0B0B0"]),
-            legend=alt.Legend(title=None)),
+            # compact: no room for two legends side by side; the subtitle says what orange is
+            legend=None if compact else alt.Legend(title=None)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
             domain=["normalisation", "aggregation", "indicator left out", "imputation",
                     "treatment"],
             range=["circle", "square", "triangle-up", "diamond", "cross"]),
-            legend=alt.Legend(title="kind")),
+            legend=compact_legend("kind") if compact else alt.Legend(title="kind")),
         tooltip=city_tooltips([alt.Tooltip("alternative:N"),
                                alt.Tooltip("rank:Q", title="rank under it"),
                                alt.Tooltip("shift:Q", title="shift from published")]))
     published = alt.Chart(info).mark_point(**PUBLISHED_MARK).encode(
         y=y, x="published_rank:Q", tooltip=city_tooltips())
+    subtitle = ["the run file's alternatives: " + ", ".join(_kinds_text(df))
+                + "; white diamond: published rank;",
+                "orange: the alternative puts the city in another tier"]
+    title = ["Lens: construction —", "named alternatives at nominal weights"] if compact \
+        else "Lens: construction — named alternatives at nominal weights"
     return alt.layer(dots, published, _tier_edges(tiers)).add_params(pick).properties(
-        width=PLOT_WIDTH, height=alt.Step(ROW),
-        title=alt.Title("Lens: construction — named alternatives at nominal weights",
-                        subtitle=["the run file's alternatives: "
-                                  + ", ".join(_kinds_text(df))
-                                  + "; white diamond: published rank;",
-                                  "orange: the alternative puts the city in another tier"]))
+        width=COMPACT_PLOT_WIDTH if compact else PLOT_WIDTH, height=alt.Step(ROW),
+        title=alt.Title(title, subtitle=wrap_lines(subtitle) if compact else subtitle))
 
 
 def group_intervals(groups: pd.DataFrame, info: pd.DataFrame, ds, kind: str,

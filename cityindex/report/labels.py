@@ -9,6 +9,7 @@ import pandas as pd
 
 from cityindex.sensitivity.lens import LENS_TITLES, LENSES
 from cityindex.sensitivity.scenarios import scenario_label  # noqa: F401 (re-export)
+from cityindex.vocabulary import confidence_set, percent  # noqa: F401
 
 LENS_SHORT = {
     "weights": "weights",
@@ -17,14 +18,26 @@ LENS_SHORT = {
     "sample": "unit resampling",
     "combined": "combined (JRC-style)",
 }
-VERDICT_TEXT = {
-    "weight-sensitive": "published tier not guaranteed under the admissible weights and "
-                        "P(published tier) below the threshold",
-    "noise-limited": "95% simultaneous rank confidence set under measurement noise crosses "
-                     "a tier boundary",
-    "construction-sensitive": "a named alternative construction moves it into another tier",
-    "robust": "none of these",
-}
+def verdict_text(coverage: float | None = None) -> dict[str, str]:
+    """Each verdict's condition in words, with the run's rank-set coverage."""
+    return {
+        "weight-sensitive": "published tier not guaranteed under the admissible weights and "
+                            "P(published tier) below the threshold",
+        "noise-limited": f"{confidence_set(coverage)} under measurement noise crosses a tier "
+                         "boundary",
+        "construction-sensitive": "a named alternative construction moves it into another "
+                                  "tier",
+        "robust": "none of these",
+    }
+
+
+def coverage_of(summary: dict) -> float | None:
+    """The run's rank-set coverage ([rank_ci] coverage), or None without rank sets."""
+    rank_ci = (summary.get("run") or {}).get("rank_ci") or {}
+    return rank_ci.get("coverage")
+
+
+VERDICT_TEXT = verdict_text()
 ROMAN = {"i", "ii", "iii", "iv", "v", "vi"}
 
 
@@ -117,7 +130,7 @@ COLUMN_TITLES = {
     "verdict": "verdict", "weights_p_published_tier": "P(published tier), weights",
     "weights_p05": "weights p05", "weights_p95": "weights p95",
     "era_best": "best rank (ERA)", "era_worst": "worst rank (ERA)",
-    "noise_lower": "noise 95% set from", "noise_upper": "noise 95% set to",
+    "noise_lower": "noise rank set from", "noise_upper": "noise rank set to",
     "construction_worst": "alternative that moves it most",
     "construction_shift": "its shift", "erratum": "erratum", "reasons": "reasons",
     "p_published_tier": "P(published tier)", "p05": "p05", "p95": "p95",

@@ -22,10 +22,10 @@ import pandas as pd
 
 from cityindex.report.labels import (
     LENS_SHORT,
-    VERDICT_TEXT,
     group_kind_label,
     group_value_labels,
     scenario_label,
+    verdict_text,
 )
 from cityindex.report.page import esc, json_script, verdict_table_header
 from cityindex.sensitivity.extremes import bounds_words
@@ -54,7 +54,8 @@ UNIT_FILES = {
     "groups": "each unit's rank and tier within its groups, per lens",
     "scenarios": "each unit's rank under each named alternative construction",
     "extremes": "best and worst ranks over the admissible weights",
-    "rank_ci": "95% rank confidence sets under measurement noise",
+    "rank_ci": "simultaneous rank confidence sets under measurement noise (coverage: "
+               "summary.json, run.rank_ci)",
     "noise": "ranks under measurement noise",
     "resample": "ranks under unit resampling",
     "sobol": "each unit's Sobol' indices",
@@ -119,12 +120,13 @@ def paged_verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> 
     words = bounds_words(verdicts.attrs.get("extremes"))
     ths = verdict_table_header(one, f"{words} rank over every admissible weighting (ERA)"
                                + ("" if words.startswith("exact")
-                                  else ": inner bounds, the true range may be wider"), words)
+                                  else ": inner bounds, the true range may be wider"), words,
+                               verdicts.attrs.get("coverage"))
     buttons = "".join(
         f"<button type='button' data-filter-verdict='{esc(v)}' class='filter verdict-{esc(v)}'>"
         f"{esc(v)} ({int((verdicts.verdict == v).sum()):,})</button>" for v in VERDICTS)
     legend = "".join(f"<li><span class='chip verdict-{esc(v)}'>{esc(v)}</span> {esc(t)}</li>"
-                     for v, t in VERDICT_TEXT.items())
+                     for v, t in verdict_text(verdicts.attrs.get("coverage")).items())
     buttons_html = "".join(f"<button type='button' data-page='{esc(k)}'>{esc(label)}</button>"
                            for k, label in (("first", "« first"), ("previous", "‹ previous"),
                                             ("next", "next ›"), ("last", "last »")))
@@ -173,8 +175,8 @@ def fragile_subtitle(ds, chosen: pd.DataFrame, threshold: float) -> list[str]:
         f"{below} leave their tier in some scenario",
         f"and {ws} are weight-sensitive (P < {threshold:g}, tier not guaranteed). All "
         f"{spec.units}: the verdict table.",
-        "Grey band: best–worst rank over the admissible weights (weights lens) or the 95% "
-        "simultaneous confidence set",
+        "Grey band: best–worst rank over the admissible weights (weights lens) or the "
+        "simultaneous rank confidence set",
         "(noise lens); bar: 50% and line: 90% interval; black tick: median; white diamond: "
         "published rank;",
         f"dashed: tier boundaries; colour: the {spec.unit}'s verdict (one per {spec.unit}, "

@@ -4,8 +4,17 @@ chart.
 The Vega, Vega-Lite and Vega-Embed libraries are inlined (vl-convert's JavaScript bundle), so
 the page makes no request to any server; a Content-Security-Policy forbids network access so
 that any attempt would fail loudly (and is recorded in the page's error list, which the browser
-test reads). Chinese names need a CJK font: browsers find one on the system; for PNG/SVG,
-vl-convert is pointed at a CJK font directory (``find_cjk_font_dir``).
+test reads). Chinese names need a CJK font: for PNG/SVG, vl-convert is pointed at a CJK font
+directory (``find_cjk_font_dir``); the page embeds a subset of the same font, the characters it
+shows only (``fonts.page_font_face``), first in its CSS and in its charts' font lists, so that
+a reader without a CJK font sees names, not boxes.
+
+The per-unit rank charts (rank uncertainty, tier membership, alternative constructions; the
+fragile units' chart of a large index) come in a wide and a compact variant (a section's
+``narrow`` chart, each in a ``div.only-wide`` / ``div.only-narrow``): the style sheet shows the
+compact one below 640 px, and the compact spec borrows the wide one's data (the
+``data-datasets`` of its ``div``) instead of repeating it. Below 640 px the verdict table is
+one block per unit: rank, unit and verdict first, the reasons under them, the numbers after.
 
 Every string of a data folder or run file (unit ids and names, node, tier and group labels,
 the unit noun, the index title, reasons) is third-party data. It reaches the page through one
@@ -30,9 +39,12 @@ import vl_convert as vlc
 
 from cityindex.report.fonts import (  # noqa: F401  (re-exported: page.find_cjk_font_dir)
     CJK_FONT_DIRS,
+    PAGE_FONT_FAMILY,
     find_cjk_font_dir,
+    page_font_face,
     register_cjk_font,
 )
+from cityindex.vocabulary import confidence_set, percent
 
 VL_VERSION = "6.4"
 
@@ -44,11 +56,24 @@ window.addEventListener('error', (e) => log('error: ' + e.message));
 document.addEventListener('securitypolicyviolation', (e) => log('blocked: ' + e.blockedURI));
 const origError = console.error;
 console.error = (...args) => { log('console: ' + args.join(' ')); origError(...args); };
+const parsed = new Map();
+const specOf = (id) => {
+  if (!parsed.has(id)) parsed.set(id, JSON.parse(document.getElementById(id).textContent));
+  return parsed.get(id);
+};
+// the embedded font first (Vega measures label widths with it), then the charts
+const font = document.fonts ? document.fonts.load('16px "PAGE_FONT_FAMILY"')
+  .catch((e) => log('font: ' + e)) : Promise.resolve();
 const jobs = [];
 for (const el of document.querySelectorAll('[data-spec]')) {
-  const spec = JSON.parse(document.getElementById(el.dataset.spec).textContent);
+  let spec = specOf(el.dataset.spec);
+  const wide = el.parentElement.dataset.datasets;
+  if (wide) {  // a compact variant: the wide chart's data, its own spec
+    spec = Object.assign({}, spec, {datasets: Object.assign(
+      {}, specOf(wide).datasets, spec.datasets)});
+  }
   // ast: Vega's expression interpreter instead of generated code (no eval: see the CSP)
-  jobs.push(vegaEmbed(el, spec, {actions: false, renderer: 'svg', ast: true})
+  jobs.push(font.then(() => vegaEmbed(el, spec, {actions: false, renderer: 'svg', ast: true}))
     .then(() => { el.dataset.rendered = 'true'; })
     .catch((e) => log('chart ' + el.id + ': ' + e)));
 }
@@ -62,7 +87,7 @@ Promise.allSettled(jobs).then(() => {
     .filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.id).join(' ');
   document.body.dataset.chartsDone = 'true';
 });
-"""
+""".replace("PAGE_FONT_FAMILY", PAGE_FONT_FAMILY)
 
 # The verdict table: filter by verdict (buttons and headline tiles), find by text, sort by
 # any column. Plain inline script, no library, no network.
@@ -262,7 +287,10 @@ VERDICT_CSS = {"weight-sensitive": ("#D55E00", "white"), "noise-limited": ("#CC7
 CSS = """
 *, *::before, *::after { box-sizing: border-box; }
 html { -webkit-text-size-adjust: 100%; }
-body { font-family: "WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", sans-serif;
+:root { --page-font: "PAGE_FONT_FAMILY", "WenQuanYi Micro Hei", "Noto Sans CJK SC",
+                       "PingFang SC", sans-serif; }
+#vg-tooltip-element { font-family: var(--page-font) !important; }  /* vega-tooltip's own */
+body { font-family: var(--page-font);
        margin: 0 auto; padding: 1.2em 1.5em 3em; max-width: 1240px; color: #222;
        line-height: 1.45; }
 h1 { font-size: 1.55em; overflow-wrap: anywhere; }
@@ -315,15 +343,49 @@ ol.verdict-legend { font-size: .85em; padding-left: 1.4em; }
 .note { color: #444; font-size: .92em; max-width: 900px; }
 ul.factors { font-size: .88em; }
 #page-errors { color: #b00; white-space: pre-wrap; }
+.only-narrow { display: none; }
 @media (max-width: 640px) {
   body { padding: .6em .7em 2em; }
   h1 { font-size: 1.25em; }
   .tile { flex: 1 1 45%; max-width: none; }
+  .only-wide { display: none; }
+  .only-narrow { display: block; }
+  .chart .vega-bindings select { max-width: 100%; }
+  /* the verdict table, one block per unit: rank, unit, verdict; the reasons under them; then
+     the numbers, each with its column's name; the header cells wrap as sort buttons */
+  #verdict-table, #verdict-table thead, #verdict-table tbody { display: block; }
+  #verdict-table thead tr { display: flex; flex-wrap: wrap; gap: 2px; padding: 2px;
+                            background: #f4f6f8; }
+  #verdict-table thead th { display: block; position: static; border: 1px solid #ccc;
+                            font-weight: normal; font-size: .9em; padding: 1px 5px; }
+  #verdict-table thead { position: sticky; top: 0; z-index: 2; }
+  #verdict-table tbody tr { display: flex; flex-wrap: wrap; align-items: baseline;
+                            gap: 2px 8px; padding: 5px 4px; border-bottom: 1px solid #ccc; }
+  #verdict-table tbody tr[hidden] { display: none; }
+  #verdict-table tbody td { display: block; border: 0; padding: 0; order: 3;
+                            font-size: .92em; color: #333; overflow-wrap: anywhere; }
+  #verdict-table tbody td:empty { display: none; }
+  #verdict-table tbody td:nth-child(1) { order: 0; font-weight: bold; }
+  #verdict-table tbody td.city { order: 1; position: static; white-space: normal;
+                                 font-weight: bold; font-size: 1em; color: #222; }
+  #verdict-table tbody td:nth-child(4) { order: 1; }
+  #verdict-table tbody td.reasons { order: 2; flex: 1 1 100%; min-width: 0; color: #222; }
+  #verdict-table tbody td.alternative { min-width: 0; }
+  #verdict-table tbody td:nth-child(3)::before { content: "tier "; }
+  #verdict-table tbody td:nth-child(5)::before { content: "P(tier) "; }
+  #verdict-table tbody td:nth-child(6)::before { content: "90% "; }
+  #verdict-table tbody td:nth-child(7)::before { content: "best–worst "; }
+  #verdict-table tbody td:nth-child(8)::before { content: "noise set "; }
+  #verdict-table tbody td:nth-child(9)::before { content: "moves it most: "; }
+  #verdict-table tbody td:nth-child(10)::before { content: "shift "; }
+  #verdict-table tbody td:nth-child(11)::before { content: "erratum: "; }
+  #verdict-table tbody td:nth-child(n+3)::before { color: #666; }
 }
 """ + "".join(
     f".verdict-{v} {{ border-left-color: {bg}; }} .chip.verdict-{v}, "
     f".filter.verdict-{v} {{ background: {bg}; color: {fg}; border-color: {bg}; }}\n"
     for v, (bg, fg) in VERDICT_CSS.items())
+CSS = CSS.replace("PAGE_FONT_FAMILY", PAGE_FONT_FAMILY)
 
 
 # --- the one escaping path -------------------------------------------------------------------
@@ -395,17 +457,19 @@ def export_static(chart, name: str) -> dict[str, bytes]:
 
 
 def verdict_table_header(one: str, extremes_tip: str,
-                         extremes_head: str = "exact best–worst") -> str:
+                         extremes_head: str = "exact best–worst",
+                         coverage: float | None = None) -> str:
     """The verdict table's header cells (small and large pages): names, sort types and
     tooltips; ``one`` is the unit noun, ``extremes_tip`` what the best–worst column holds."""
     head = ["rank", one, "tier", "verdict", "P(tier) weights", "90% weights",
-            extremes_head, "95% set noise", "moves it most", "shift", "erratum",
+            extremes_head, f"{percent(coverage)} set noise" if coverage else "set noise",
+            "moves it most", "shift", "erratum",
             "reasons"]
     numeric = {0, 2, 4, 5, 6, 7, 9}
     tips = ["published rank", one, "published tier", "the first that applies (below)",
             "P(published tier) under the weights lens (Monte Carlo)",
             "90% rank interval under the weights lens", extremes_tip,
-            "95% simultaneous rank confidence set under measurement noise",
+            f"{confidence_set(coverage)} under measurement noise",
             "the named alternative construction that moves it most (nominal weights)",
             "its rank under that alternative minus the published rank",
             "the reproduction audit contradicts its published numbers",
@@ -433,6 +497,15 @@ def chart_spec(chart) -> dict:
         return chart.to_dict()
 
 
+def _page_spec(chart) -> dict:
+    """A chart's spec for the page: its fonts led by the embedded one."""
+    spec = chart_spec(chart)
+    config = spec.setdefault("config", {})
+    config["font"] = f"{PAGE_FONT_FAMILY}, {config['font']}" if config.get("font") \
+        else f"{PAGE_FONT_FAMILY}, sans-serif"
+    return spec
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return "" if v != v else f"{v:.4g}"
@@ -442,10 +515,11 @@ def _fmt(v) -> str:
 def build_page(title: str, intro: str, sections: list[dict], table_script: str = TABLE_SCRIPT,
                extra_css: str = "") -> str:
     """``intro``: HTML under the title (tiles, headline sentences); sections: dicts with
-    'title', optional 'id', 'text', 'chart' (Altair), 'html'. ``table_script`` drives the
-    verdict table (:data:`PAGED_TABLE_SCRIPT` for a large index's); ``extra_css`` follows
-    the page's style sheet."""
-    specs, parts = [], []
+    'title', optional 'id', 'text', 'chart' (Altair), 'narrow' (the chart's compact variant,
+    shown below 640 px instead of it), 'html'. ``table_script`` drives the verdict table
+    (:data:`PAGED_TABLE_SCRIPT` for a large index's); ``extra_css`` follows the page's style
+    sheet. The page embeds its font (see the module docstring)."""
+    specs, parts, shown = [], [], [title, intro, CSS, extra_css, table_script]
     for i, sec in enumerate(sections):
         anchor = f" id='{esc(sec['id'])}'" if sec.get("id") else ""
         if sec.get("title"):
@@ -457,8 +531,25 @@ def build_page(title: str, intro: str, sections: list[dict], table_script: str =
         if sec.get("html"):
             parts.append(sec["html"])
         if sec.get("chart") is not None:
-            specs.append(json_script(f"spec{i}", chart_spec(sec["chart"]), sort_keys=True))
-            parts.append(f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>")
+            spec = _page_spec(sec["chart"])
+            narrow = _page_spec(sec["narrow"]) if sec.get("narrow") is not None else None
+            shown.append(json.dumps(spec, ensure_ascii=False))
+            specs.append(json_script(f"spec{i}", spec, sort_keys=True))
+            chart = f"<div class='chart' id='chart{i}' data-spec='spec{i}'></div>"
+            if narrow is None:
+                parts.append(chart)
+                continue
+            # the compact variant: numbered after every section, its data the wide one's
+            k = len(sections) + i
+            narrow["datasets"] = {name: v for name, v in narrow.get("datasets", {}).items()
+                                  if spec.get("datasets", {}).get(name) != v}
+            shown.append(json.dumps(narrow, ensure_ascii=False))
+            specs.append(json_script(f"spec{k}", narrow, sort_keys=True))
+            parts.append(f"<div class='only-wide'>{chart}</div><div class='only-narrow' "
+                         f"data-datasets='spec{i}'><div class='chart' id='chart{k}' "
+                         f"data-spec='spec{k}'></div></div>")
+    shown += parts
+    font_face, _ = page_font_face(html.unescape("".join(shown)))
     table, table_hash = inline_script(table_script)
     bundle, bundle_hash = inline_script(vlc.javascript_bundle(EMBED, vl_version=VL_VERSION),
                                         module=True)
@@ -467,7 +558,7 @@ def build_page(title: str, intro: str, sections: list[dict], table_script: str =
         "<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<meta http-equiv='Content-Security-Policy' content=\"{csp}\">"
-        f"<title>{esc(title)}</title><style>{CSS}{extra_css}</style></head><body>"
+        f"<title>{esc(title)}</title><style>{font_face}{CSS}{extra_css}</style></head><body>"
         f"<h1>{esc(title)}</h1>{intro}"
         "<pre id='page-errors'></pre>" + "".join(parts) + "".join(specs)
         + table + bundle + "</body></html>\n")

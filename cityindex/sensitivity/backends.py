@@ -31,7 +31,12 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from cityindex.errors import BackendError
+
 BACKENDS = ("local", "dask")
+# Seconds to wait for a Dask scheduler to answer, and then for its first worker: a closed
+# port or an unroutable address ends with a BackendError naming it, never a hang.
+CONNECT_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,27 @@ class Backend:
         if value is None:
             return cls("dask" if scheduler else "local", scheduler)
         return cls(value, scheduler)
+
+    def check(self) -> None:
+        """Raise :class:`BackendError` now (before any analysis) when a dask backend cannot
+        run here: dask.distributed is not installed."""
+        if self.kind == "dask":
+            _import_distributed(self)
+
+
+def _where(backend: Backend) -> str:
+    return (f"backend 'dask' (scheduler {backend.scheduler})" if backend.scheduler
+            else "backend 'dask'")
+
+
+def _import_distributed(backend: Backend):
+    try:
+        import dask.distributed as dd
+    except ImportError as exc:
+        raise BackendError(_where(backend), f"dask.distributed cannot be imported ({exc})",
+                           "pip install 'cityindex[dask]', or backend = \"local\" "
+                           "(no --scheduler)") from None
+    return dd
 
 
 Work = Callable[[int, Any], tuple]   # work(start, accumulator or None) -> (acc, *extras)
@@ -136,15 +162,67 @@ def _call(work: Work, start: int) -> tuple:
         return work(start, None)
 
 
+def _unreachable(backend: Backend, exc: BaseException) -> BackendError:
+    text = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    timed_out = isinstance(exc, TimeoutError) or "timed out" in detail.lower()
+    found = (f"no answer from the scheduler at {backend.scheduler} after {CONNECT_TIMEOUT} s "
+             f"of waiting to connect ({detail})" if timed_out else
+             f"could not connect to a Dask scheduler at {backend.scheduler} ({detail})")
+    return BackendError(_where(backend), found, "a running Dask scheduler at that address "
+                        "(dask-scheduler), reachable from here")
+
+
+def _probe_scheduler(backend: Backend) -> None:
+    """Connect to the scheduler once (the comm handshake, no Client) within
+    ``CONNECT_TIMEOUT`` seconds, in a thread of its own (its own event loop, so that it also
+    works where one is running, as in Jupyter); raise :class:`BackendError` if that fails."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    failure: list[BaseException] = []
+
+    async def probe() -> None:
+        comm = await connect(backend.scheduler, timeout=CONNECT_TIMEOUT)
+        await comm.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(asyncio.wait_for(probe(), CONNECT_TIMEOUT + 1))
+        except BaseException as exc:  # reported below, in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="cityindex-dask-probe", daemon=True)
+    thread.start()
+    thread.join(CONNECT_TIMEOUT + 2)
+    if thread.is_alive():
+        failure.append(TimeoutError(f"timed out after {CONNECT_TIMEOUT} s"))
+    if failure:
+        raise _unreachable(backend, failure[0])
+
+
 def dask_client(backend: Backend, workers: int = 2):
-    """(client, cluster to close or None) for a dask backend."""
-    try:
-        from dask.distributed import Client, LocalCluster, default_client
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError("backend 'dask' needs dask.distributed: pip install "
-                          "'cityindex[dask]'") from None
+    """(client, cluster to close or None) for a dask backend. A scheduler that does not
+    answer within ``CONNECT_TIMEOUT`` seconds raises :class:`BackendError` naming it."""
+    dd = _import_distributed(backend)
+    Client, LocalCluster, default_client = dd.Client, dd.LocalCluster, dd.default_client
     if backend.scheduler:
-        return Client(backend.scheduler, set_as_default=False), None
+        _probe_scheduler(backend)  # before a Client exists: a failed one hangs in __del__
+        try:
+            client = Client(backend.scheduler, set_as_default=False, timeout=CONNECT_TIMEOUT)
+        except Exception as exc:  # the probe passed, the registration failed
+            raise _unreachable(backend, exc) from None
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            client.close()
+            raise BackendError(_where(backend), f"the scheduler at {backend.scheduler} has "
+                               f"no worker after {CONNECT_TIMEOUT} s of waiting for one "
+                               f"({type(exc).__name__})",
+                               "a scheduler with at least one worker (dask-worker "
+                               f"{backend.scheduler})") from None
+        return client, None
     try:
         return default_client(), None
     except ValueError:
@@ -155,8 +233,6 @@ def dask_client(backend: Backend, workers: int = 2):
 
 def _run_dask(work: Work, new: Callable[[], Any], starts: Iterable[int],
               done: Callable[..., None], workers: int, backend: Backend) -> Any:
-    from dask.distributed import wait  # noqa: F401  (import check before any work)
-
     client, cluster = dask_client(backend, workers)
     own_client = cluster is not None or backend.scheduler is not None
     total = new()

@@ -14,7 +14,7 @@ from scipy.stats import rankdata
 from cityindex.data import Dataset
 from cityindex.model import RankCISettings
 from cityindex.rank import tier_of_rank
-from cityindex.result import Result
+from cityindex.result import Result, rank_interval_chart
 from cityindex.sensitivity.engine import (
     nominal_scores,
     published_ranks,
@@ -23,6 +23,7 @@ from cityindex.sensitivity.engine import (
 )
 from cityindex.sensitivity.rankci import rank_confidence_sets, tau_best, tau_worst
 from cityindex.sensitivity.rankci_stream import Covariance, streamed_sets
+from cityindex.vocabulary import confidence_set, unit_label
 
 METHOD = ("Mogstad, Romano, Shaikh & Wilhelm (2024), parametric bootstrap, two-sided with "
           "stepdown")
@@ -47,7 +48,8 @@ class RankCIResult(Result):
         if self.streamed:  # pairs in blocks (rankci_stream): the same sets, bounded memory
             self._streamed(ds, est, noise_scores, settings, seed)
             return
-        cov = np.cov(noise_scores, rowvar=False)
+        # at least 2-D: np.cov of one unit (missing = "exclude" can leave one) is a scalar
+        cov = np.atleast_2d(np.cov(noise_scores, rowvar=False))
         kw = {"coverage": settings.coverage, "n_boot": settings.n_boot, "seed": seed}
         marginal = rank_confidence_sets(est, cov, simultaneous=False, **kw)
         simult = rank_confidence_sets(est, cov, simultaneous=True, **kw)
@@ -64,7 +66,7 @@ class RankCIResult(Result):
         eigen-decomposition as in the in-memory path (identical sets), above it the noise
         replicates themselves (no p x p matrix; draws z = g X / sqrt(R - 1))."""
         p = ds.n_units
-        cov = (Covariance.full(np.cov(noise_scores, rowvar=False))
+        cov = (Covariance.full(np.atleast_2d(np.cov(noise_scores, rowvar=False)))
                if p <= FULL_COVARIANCE_UNITS else Covariance.replicates(noise_scores))
         z = cov.draws(settings.n_boot, seed)
         sets = streamed_sets(est.to_numpy(), cov, z, settings.coverage)
@@ -91,6 +93,7 @@ class RankCIResult(Result):
         lo_t = tier_of_rank(table["simultaneous_lower"].to_numpy(), tiers)
         hi_t = tier_of_rank(table["simultaneous_upper"].to_numpy(), tiers)
         table["tier_certain"] = (lo_t == pub_tier) & (hi_t == pub_tier)
+        table.attrs["coverage"] = self.settings.coverage  # the reasons' words read it
         self.frame = table
         self.top, self.bottom = tiers[0], tiers[-1]
 
@@ -117,3 +120,19 @@ class RankCIResult(Result):
                    "; covariance and bootstrap draws from the noise replicates, "
                    "z = g X / sqrt(R - 1)")} if self.streamed else {}),
         }
+
+    def title(self) -> str:
+        return (f"{confidence_set(self.settings.coverage, plural=True)} under measurement "
+                "noise")
+
+    def chart(self):
+        """Each unit's simultaneous confidence set for its rank (a bar) and its nominal rank
+        (a diamond); colour: does the set stay within the published tier?"""
+        f = self.frame.assign(
+            label=[unit_label(self.dataset, u) for u in self.frame["unit"]],
+            tier=np.where(self.frame["tier_certain"], "within its tier",
+                          "crosses a tier boundary"))
+        return rank_interval_chart(
+            f, "simultaneous_lower", "simultaneous_upper", "rank", self.title(),
+            f"{METHOD}; {self.settings.n_boot} bootstrap draws; diamond: the nominal rank",
+            color="tier", label="label")

@@ -47,11 +47,12 @@ from cityindex.construction import WeightBox, effective_weight_batch
 from cityindex.construction.weightbox import MAX_VERTICES, Polytope
 from cityindex.data import Dataset
 from cityindex.rank import rank_desc, rank_matrix, tier_of_rank
-from cityindex.result import Result
+from cityindex.result import Result, rank_interval_chart
 from cityindex.sensitivity.dominance import dominance_tables
 from cityindex.sensitivity.engine import composite, published_ranks, published_tiers
 from cityindex.spec import Spec, tier_of_score
 from cityindex.streams import Stream, block_rng
+from cityindex.vocabulary import EXACT_BOUNDS, INNER_BOUNDS, SOME_BOUNDS, unit_label
 
 MARGIN = 1e-5
 HIGHS_OPTIONS: dict = {"presolve": False}  # presolve costs more than it saves here
@@ -176,15 +177,18 @@ SAMPLED_DRAWS = 20_000
 def bounds_are_exact(extremes: pd.DataFrame | None) -> bool:
     """Are the best/worst ranks exact for every unit (the ``method`` column of
     extremes.csv), rather than inner bounds?"""
-    return extremes is not None and bool(
+    return extremes is not None and "method" in extremes and bool(
         extremes["method"].astype(str).str.startswith("exact").all())
 
 
 def bounds_words(extremes: pd.DataFrame | None) -> str:
     """How the page, the reasons and the charts name the best–worst range: "exact
-    best–worst" only where every row of extremes.csv is exact, else "best–worst bounds"
-    (inner bounds: the true range may be wider)."""
-    return "exact best–worst" if bounds_are_exact(extremes) else "best–worst bounds"
+    best–worst" only where every row of extremes.csv is exact, "best–worst bounds" where
+    some are inner bounds (the true range may be wider), plain "best–worst" for a table that
+    does not say how it was computed (no ``method`` column)."""
+    if extremes is not None and "method" not in extremes:
+        return SOME_BOUNDS
+    return EXACT_BOUNDS if bounds_are_exact(extremes) else INNER_BOUNDS
 
 
 def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
@@ -255,6 +259,15 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
                   scores)
 
 
+def same_published_tier(ds: Dataset, best_tier: np.ndarray, worst_tier: np.ndarray
+                        ) -> np.ndarray:
+    """tier_guaranteed: the best and the worst case both fall in the *published* tier (the
+    same tier at both ends is not enough: a unit whose published tier contradicts its own
+    numbers can stay in another tier under every weighting)."""
+    published = published_tiers(ds)
+    return (np.asarray(best_tier) == published) & (np.asarray(worst_tier) == published)
+
+
 def _table(ds: Dataset, best, worst, best_w: np.ndarray, worst_w: np.ndarray, method: str,
            scores: np.ndarray | None) -> pd.DataFrame:
     """The extremes table; with threshold tiers, ``scores`` (scenarios, units) give each
@@ -263,13 +276,14 @@ def _table(ds: Dataset, best, worst, best_w: np.ndarray, worst_w: np.ndarray, me
     df = pd.DataFrame({"unit": ds.units, "published_rank": published_ranks(ds),
                        "best": best, "worst": worst})
     if spec.tier_thresholds is None:
-        df["tier_guaranteed"] = (tier_of_rank(df["best"].to_numpy(), spec.tiers)
-                                 == tier_of_rank(df["worst"].to_numpy(), spec.tiers))
+        df["tier_guaranteed"] = same_published_tier(
+            ds, tier_of_rank(df["best"].to_numpy(), spec.tiers),
+            tier_of_rank(df["worst"].to_numpy(), spec.tiers))
     elif scores is not None:
         lo, hi = scores.min(axis=0), scores.max(axis=0)
         df["score_min"], df["score_max"] = lo, hi
-        df["tier_guaranteed"] = (tier_of_score(lo, spec.tier_thresholds)
-                                 == tier_of_score(hi, spec.tier_thresholds))
+        df["tier_guaranteed"] = same_published_tier(
+            ds, tier_of_score(lo, spec.tier_thresholds), tier_of_score(hi, spec.tier_thresholds))
     else:
         df["tier_guaranteed"] = False
     df["method"] = method
@@ -460,7 +474,8 @@ def _bounded_extremes(ds: Dataset, x: np.ndarray, delta: float, method: str, wor
         if spec.tier_thresholds is not None else None
     df = _table(ds, best, worst, best_w, worst_w, method, scores)
     if spec.tier_thresholds is None:  # decided by the bounds where no MILP was needed
-        guaranteed = tier_of_rank(best_out, spec.tiers) == tier_of_rank(worst_out, spec.tiers)
+        guaranteed = same_published_tier(ds, tier_of_rank(best_out, spec.tiers),
+                                         tier_of_rank(worst_out, spec.tiers))
         df["tier_guaranteed"] = guaranteed
     df["method"] = methods
     at = df.columns.get_loc("worst") + 1
@@ -514,8 +529,9 @@ class ExtremesResult(Result):
         f["worst"] = np.where(inner, worst, f["worst"].to_numpy())
         spec = self.dataset.spec
         if spec.tier_thresholds is None:
-            kept = (tier_of_rank(f["best"].to_numpy(), spec.tiers)
-                    == tier_of_rank(f["worst"].to_numpy(), spec.tiers))
+            kept = same_published_tier(self.dataset, tier_of_rank(f["best"].to_numpy(),
+                                                                  spec.tiers),
+                                       tier_of_rank(f["worst"].to_numpy(), spec.tiers))
         else:
             kept = f["tier_guaranteed"].to_numpy() & (r["p_published_tier"].to_numpy() >= 1.0)
         f["tier_guaranteed"] = np.where(inner, kept, f["tier_guaranteed"].to_numpy())
@@ -541,3 +557,18 @@ class ExtremesResult(Result):
             "dominance_pairs": len(self.pairs),
             "tier_fixed_by_dominance": int(self.dominance["tier_fixed_by_dominance"].sum()),
         }
+
+    def title(self) -> str:
+        return f"best and worst ranks over the admissible weights (±{self.delta * 100:g}%)"
+
+    def chart(self):
+        """Each unit's best-to-worst rank over the admissible weights (a bar) and its
+        published rank (a diamond); colour: is the published tier guaranteed?"""
+        f = self.frame.assign(
+            label=[unit_label(self.dataset, u) for u in self.frame["unit"]],
+            tier=np.where(self.frame["tier_guaranteed"], "tier guaranteed",
+                          "tier not guaranteed"))
+        return rank_interval_chart(
+            f, "best", "worst", "published_rank", self.title(),
+            f"{bounds_words(self.frame)} ranks; diamond: the published rank",
+            color="tier", label="label")

@@ -169,7 +169,14 @@ def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
         rows.append({"kind": "cronbach_alpha", "a": node, "b": "", "value": alpha,
                      "flag": "alpha below 0.7" if alpha < 0.7 else ""})
     z = ds.indicators[spec.indicators].to_numpy()
-    z = (z - z.mean(axis=0)) / z.std(axis=0, ddof=1)
+    z = z[~np.isnan(z).any(axis=1)]          # PCA over the units with every indicator
+    sd = z.std(axis=0, ddof=1) if len(z) > 1 else np.zeros(z.shape[1])
+    if z.shape[1] < 2 or len(z) < 3 or not (sd > 0).all():
+        rows.append({"kind": "pca_not_computed", "a": "", "b": "", "value": float(len(z)),
+                     "flag": f"needs 2+ indicators that vary over 3+ complete {ds.spec.units}"
+                             f" ({z.shape[1]} indicators, {len(z)} complete)"})
+        return pd.DataFrame(rows)
+    z = (z - z.mean(axis=0)) / sd
     evals, evecs = np.linalg.eigh(np.corrcoef(z, rowvar=False))
     order = np.argsort(evals)[::-1]
     evals, evecs = evals[order], evecs[:, order]

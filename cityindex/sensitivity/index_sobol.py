@@ -45,6 +45,8 @@ from cityindex.streams import Stream, block_rng
 
 NOISE_REALISATIONS = 1024
 
+CONF_LEVEL = 0.95  # bootstrap confidence level of the half-widths S1_conf, ST_conf
+
 
 def index_problem(spec: Spec, cfg: UncertaintyModel, grouped: bool = False,
                   leave_one_out: bool = True, noise: bool = False) -> dict:
@@ -226,9 +228,11 @@ def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, see
     y = None if streamed else model(x)
     frames = []
     for m in (settings.n // 4, settings.n // 2, settings.n):
-        res = (sobol_stream.estimate(model, x, m, d, n_boot=settings.n_boot, seed=seed)
+        res = (sobol_stream.estimate(model, x, m, d, n_boot=settings.n_boot, seed=seed,
+                                     conf_level=CONF_LEVEL)
                if streamed else
-               sobol.estimate(y[: m * (d + 2)], d, n_boot=settings.n_boot, seed=seed))
+               sobol.estimate(y[: m * (d + 2)], d, n_boot=settings.n_boot, seed=seed,
+                              conf_level=CONF_LEVEL))
         frame = sobol.indices_frame(res, list(factors), outputs)
         frame.insert(0, "n", m)
         frames.append(frame)
@@ -264,6 +268,7 @@ class SobolResult(Result):
         return {
             "n": sc.n, "factors": d, "evaluations": sc.n * (d + 2),
             "n_boot": sc.n_boot,
+            "conf_level": CONF_LEVEL,  # of the S1_conf / ST_conf half-widths
             "factor_distributions": factor_distributions(self.dataset, self.model, problem,
                                                          sc.leave_one_out_none),
             "ci_half_width_above_0_1": len(wide),

@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 from cityindex.data import Dataset
+from cityindex.errors import ComputationError
 from cityindex.rank import rank_desc
 from cityindex.result import Result
 from cityindex.sensitivity.engine import composite, nominal_ranks, published_ranks
 from cityindex.spec import Spec
+from cityindex.vocabulary import unit_label
 
 
 def drop_indicator(spec: Spec, weights: np.ndarray, indicator: str) -> None:
@@ -34,7 +36,10 @@ def drop_indicator(spec: Spec, weights: np.ndarray, indicator: str) -> None:
             weights[:, kids] /= total
             return
         node = parent
-    raise ValueError(f"removing '{indicator}' leaves no weighted indicator")
+    raise ComputationError(f"leaving out indicator '{indicator}'",
+                           "no weighted indicator would be left",
+                           "an index with at least two weighted indicators (or "
+                           "[leave_one_out] enabled = false)")
 
 
 def weights_without(spec: Spec, indicator: str) -> pd.Series:
@@ -92,3 +97,31 @@ class LeaveOneOutResult(Result):
 
     def summary(self) -> dict:
         return leave_one_out_summary(self.frame, self.dataset.spec.indicators)
+
+    def title(self) -> str:
+        return "rank shift with each indicator left out (nominal weights)"
+
+    def chart(self):
+        """One dot per unit and indicator left out: the rank shift against the nominal
+        ranking (positive = the unit falls)."""
+        import altair as alt
+
+        spec = self.dataset.spec
+        long = pd.DataFrame([
+            {"unit": unit_label(self.dataset, u), "left out": _node_words(spec, ind),
+             "shift": int(s), "nominal rank": int(r)}
+            for ind in spec.indicators
+            for u, s, r in zip(self.frame["unit"], self.frame[f"shift_without_{ind}"],
+                               self.frame["nominal_rank"])])
+        order = [_node_words(spec, i) for i in spec.indicators]
+        return alt.Chart(long).mark_circle(size=28, opacity=0.55).encode(
+            x=alt.X("shift:Q", title="rank shift (positive = falls)"),
+            y=alt.Y("left out:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
+            tooltip=["unit:N", "left out:N", "shift:Q", "nominal rank:Q"]).properties(
+            width=360, title=self.title())
+
+
+def _node_words(spec: Spec, node: str) -> str:
+    """An indicator's English label, else its spec label, else its id."""
+    n = spec.nodes[node]
+    return n.label_en or spec.label(node) or node

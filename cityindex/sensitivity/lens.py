@@ -34,15 +34,7 @@ from cityindex.sensitivity.engine import (
     published_ranks,
     rank_summary,
 )
-
-LENSES = ("weights", "construction", "noise", "sample", "combined")
-LENS_TITLES = {
-    "weights": "weights (the index's own construction, weights perturbed)",
-    "construction": "construction (alternative normalisations, aggregations, indicator sets)",
-    "noise": "noise (measurement-noise bootstrap)",
-    "sample": "sample (resampling the units)",
-    "combined": "combined (JRC-style joint run: weights x normalisations x aggregations)",
-}
+from cityindex.vocabulary import LENS_TITLES, LENSES  # noqa: F401 (re-export)
 
 
 def lens_order(name: str) -> int:

@@ -46,6 +46,7 @@ from cityindex.sensitivity.folding import fold_scenarios, rank_folder
 from cityindex.sensitivity.lens import RankDistribution
 from cityindex.sensitivity.sampler import ConstructionSampler, ScenarioSampler
 from cityindex.streams import Stream
+from cityindex.vocabulary import AGGREGATION_WORDS, NORMALISATION_WORDS
 
 
 @dataclass
@@ -252,8 +253,27 @@ def weight_model_text(model: UncertaintyModel) -> str:
     }[model.weights]
 
 
-def _odds(p: dict) -> str:
-    return ", ".join(f"{k} {v:.3g}" for k, v in p.items())
+def _odds(p: dict, words: dict[str, str] | None = None) -> str:
+    words = words or {}
+    return ", ".join(f"{words.get(k, k)} {v:.3g}" for k, v in p.items())
+
+
+def _one_of(choices, words: dict[str, str]) -> str:
+    return " or ".join(words.get(c, c) for c in choices)
+
+
+def _alternatives(model: UncertaintyModel) -> list[str]:
+    """The named alternatives the model lists, in words (scenarios.csv computes them)."""
+    out = [NORMALISATION_WORDS.get(m, m) for m in model.normalisations if m != "published"]
+    out += [f"{AGGREGATION_WORDS.get(a, a)}"
+            + (f" (on value + {model.geometric_offset})" if a in ("geometric", "harmonic")
+               else " (where it is not the index's own)")
+            for a in model.aggregations if a != "published"]
+    out += [f"{r} imputation" for r in model.imputations]
+    out += [f"{r} treatment of raw values" for r in model.treatments]
+    if model.leave_one_out:
+        out.append("each indicator left out")
+    return out or ["none (the run file lists only the index's own construction)"]
 
 
 def method_notes(model: UncertaintyModel, seed: int) -> dict:
@@ -262,22 +282,21 @@ def method_notes(model: UncertaintyModel, seed: int) -> dict:
     norm_p, agg_p = model.construction_probabilities
     c = model.construction
     return {
-        "weights_lens": f"{weight_model_text(model)}; the index's own normalisation "
-                        f"({', '.join(OWN_NORMALISATIONS)}) and aggregation "
-                        f"({', '.join(OWN_AGGREGATIONS)}); {model.samples} scenarios",
+        "weights_lens": f"{weight_model_text(model)}; the index's own normalisation and "
+                        f"each node's own aggregation; {model.samples} scenarios",
         "construction_lens": (
-            "named deterministic alternatives at nominal weights: each normalisation, "
-            "geometric aggregation (value + "
-            f"{model.geometric_offset}), each indicator left out"
+            "named deterministic alternatives at nominal weights, those the run file lists: "
+            + "; ".join(_alternatives(model))
             + (f"; Monte Carlo of {model.construction_samples} scenarios at nominal weights "
-               f"with normalisation odds {_odds(dict(norm_p))}, aggregation odds "
-               f"{_odds(dict(agg_p))}, one indicator left out with probability "
+               f"with normalisation odds {_odds(dict(norm_p), NORMALISATION_WORDS)}, "
+               f"aggregation odds {_odds(dict(agg_p), AGGREGATION_WORDS)}, one indicator "
+               "left out with probability "
                f"{c.leave_one_out}" if c is not None else "")),
         "combined_lens": (
-            f"{weight_model_text(model)}; normalisation one of {list(model.normalisations)} "
-            f"and aggregation one of {list(model.aggregations)} per scenario, equally likely "
-            "('published' is each node's own method, 'arithmetic'/'geometric' that method at "
-            f"every aggregate node, geometric on value + {model.geometric_offset}); "
+            f"{weight_model_text(model)}; per scenario "
+            f"{_one_of(model.normalisations, NORMALISATION_WORDS)}, and "
+            f"{_one_of(model.aggregations, AGGREGATION_WORDS)}, equally likely (geometric on "
+            f"value + {model.geometric_offset}); "
             f"{model.combined_samples} scenarios; for comparison "
             "with published audits, not used for any verdict"
             if model.combined is not None and model.has_alternatives else "not run"),

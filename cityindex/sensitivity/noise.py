@@ -22,10 +22,14 @@ cells (an assumption the report states).
 Unit resampling (Efron 1979, nonparametric bootstrap of the sample of cities). Cities are drawn
 with replacement; for each min-max indicator the scaling bounds are re-derived from the
 resample (the resample's min and max of the published 0-100 scores map to 0 and 100) and the
-original cities are rescored with those bounds and ranked. Values of cities outside the
-resample's range fall outside 0-100 and are kept so (not clipped): the point is to see how much
-a rank owes to which other cities, and outliers, define the scale. Rating/5 indicators have a
-fixed scale and do not change.
+original cities are rescored with those bounds and ranked. Under a linear (arithmetic)
+construction, values of cities outside the resample's range fall outside 0-100 and are kept so
+(not clipped): the point is to see how much a rank owes to which other cities, and outliers,
+define the scale. Under any other aggregation (geometric, harmonic, Mazziotta-Pareto, ...) a
+score outside the scale is not defined (a geometric mean of -28.67 + offset), so there the
+rescaled scores are clipped to the index scale: a value below the resample's minimum scores the
+scale's minimum, one above its maximum the scale's maximum (as min-max bounds applied to data
+outside them usually are). Rating/5 indicators have a fixed scale and do not change.
 """
 
 from __future__ import annotations
@@ -41,12 +45,13 @@ from cityindex.errors import ModelError
 from cityindex.model import NOISE_MODELS, NoiseModel, NoiseSettings, UncertaintyModel
 from cityindex.quantisation import detect_grid
 from cityindex.rank import RankFolder
-from cityindex.result import Result
+from cityindex.result import Result, rank_interval_chart
 from cityindex.sensitivity.engine import nominal_ranks, rank_summary, report_groups
 from cityindex.sensitivity.folding import rank_folder
 from cityindex.sensitivity.lens import RankDistribution
 from cityindex.sensitivity.sampler import ScenarioSampler
 from cityindex.streams import Stream, block_rng
+from cityindex.vocabulary import noise_model_words, unit_label
 
 BLOCK = 1024
 BLOCK_ELEMENTS = 1 << 23   # replicates x units x indicators per block (64 MiB of float64)
@@ -176,6 +181,8 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
         mn, mx = np.nanmin(sample, axis=1), np.nanmax(sample, axis=1)   # (n, D)
         span = np.where(mx > mn, mx - mn, 1.0)
         rescaled = lo_s + (hi_s - lo_s) * (x[None] - mn[:, None, :]) / span[:, None, :]
+        if not linear:  # see the module docstring: geometric & co. need scores on the scale
+            np.clip(rescaled, lo_s, hi_s, out=rescaled)
         values = np.where(minmax[None, None, :], rescaled, x[None])
         folder.add(values @ eff if linear
                    else ds.pipeline.evaluate(values))
@@ -216,8 +223,57 @@ class NoiseResult(Result):
         return {"noise": self.frame}
 
     def summary(self) -> dict:
+        ranks = self.alone.ranks()
         return {"replicates": self.settings.replicates, "assumptions": ASSUMPTIONS,
-                **self.alone.summary()}
+                "models": noise_models_text(self.dataset, self.settings.models),
+                "models_by_indicator": noise_models_words(self.dataset, self.settings.models),
+                **self.alone.summary(),
+                "tier_fragile_units": list(ranks.loc[ranks["tier_fragile"], "unit"])}
+
+    def title(self) -> str:
+        return (f"rank intervals under measurement noise ({self.settings.replicates} noisy "
+                "copies, nominal weights)")
+
+    def chart(self):
+        """Each unit's 90% rank interval (p05-p95) in the noise-alone bootstrap (a bar) and
+        its nominal rank (a diamond); colour: P(published tier) below the threshold?"""
+        return _interval_chart(self.dataset, self.alone.ranks(), self.title(),
+                               "90% interval (p05–p95) of the noise-alone bootstrap; "
+                               "diamond: the nominal rank")
+
+
+def _interval_chart(ds: Dataset, ranks: pd.DataFrame, title: str, subtitle: str):
+    f = ranks.assign(label=[unit_label(ds, u) for u in ranks["unit"]],
+                     tier=np.where(ranks["tier_fragile"], "P(published tier) below threshold",
+                                   "P(published tier) at or above threshold"))
+    return rank_interval_chart(f, "p05", "p95", "nominal_rank", title, subtitle,
+                               color="tier", label="label")
+
+
+def noise_models_words(ds: Dataset, models: Mapping[str, NoiseModel]) -> dict[str, str]:
+    """indicator -> its noise model in words (:func:`cityindex.vocabulary.noise_model_words`),
+    every indicator of the spec, the grid step where one was detected."""
+    params = noise_parameters(ds, models)
+    return {ind: noise_model_words(models.get(ind, NoiseModel()),
+                                   float(params["step"][i]) or None)
+            for i, ind in enumerate(ds.spec.indicators)}
+
+
+def noise_models_text(ds: Dataset, models: Mapping[str, NoiseModel]) -> str:
+    """The noise models in one phrase: 'search: values lie on a grid …; dissemination:
+    lognormal, cv 0.1 (assumed); every other indicator: rounding …'. Rounding to the printed
+    precision is applied under every model."""
+    words = noise_models_words(ds, models)
+    named = [f"{ind}: {w}" for ind, w in words.items() if ind in models
+             and models[ind].model not in ("none", "rounding")]
+    rest = [ind for ind in words if ind not in models
+            or models[ind].model in ("none", "rounding")]
+    if rest and named:
+        named.append(f"{'every other indicator' if len(rest) > 1 else rest[0]}: "
+                     "rounding to the printed precision only")
+    elif rest:
+        named.append("every indicator: rounding to the printed precision only")
+    return "; ".join(named)
 
 
 class ResampleResult(Result):
@@ -245,3 +301,13 @@ class ResampleResult(Result):
                 "assumptions": "units drawn with replacement; min-max bounds re-derived from "
                                "each resample; nominal weights",
                 **self.lens.summary()}
+
+    def title(self) -> str:
+        return f"rank intervals under unit resampling ({self.replicates} resamples)"
+
+    def chart(self):
+        """Each unit's 90% rank interval (p05-p95) over the resamples (a bar) and its nominal
+        rank (a diamond); colour: P(published tier) below the threshold?"""
+        return _interval_chart(self.dataset, self.frame, self.title(),
+                               "90% interval (p05–p95), min-max bounds re-derived from each "
+                               "resample; diamond: the nominal rank")

@@ -35,6 +35,7 @@ from cityindex.sensitivity.engine import (
     tiers_of,
 )
 from cityindex.sensitivity.leave_one_out import weights_without
+from cityindex.vocabulary import SCENARIO_LABELS
 
 BASELINE = "published normalisation"
 
@@ -142,22 +143,8 @@ def scenario_ranks(ds: Dataset, geometric_offset: float = DEFAULT_GEOMETRIC_OFFS
 
 def scenario_label(spec, scenario: str, short: bool = False) -> str:
     """A named alternative construction in words."""
-    fixed = {"published normalisation": "published normalisation (the index's own)",
-             "minmax normalisation": "min-max re-normalisation",
-             "zscore normalisation": "z-score normalisation",
-             "rank normalisation": "percentile-rank normalisation",
-             "geometric aggregation": "geometric aggregation",
-             "arithmetic aggregation": "arithmetic aggregation",
-             "harmonic aggregation": "harmonic aggregation",
-             "none imputation": "no imputation (siblings reweighted)",
-             "mean imputation": "mean imputation of every gap",
-             "median imputation": "median imputation of every gap",
-             "group_mean imputation": "group-mean imputation of every gap",
-             "zero imputation": "every gap counted as zero",
-             "none treatment": "no outlier treatment of raw values",
-             "winsorise treatment": "winsorised raw values (COINr rule)"}
-    if scenario in fixed:
-        return fixed[scenario]
+    if scenario in SCENARIO_LABELS:
+        return SCENARIO_LABELS[scenario]
     if scenario.startswith("without "):
         node = scenario[8:]
         if node in spec.nodes:
@@ -212,12 +199,16 @@ class ScenariosResult(Result):
         alt = f[f["kind"] != "baseline"]
         worst = self.worst()
         if worst is None:
-            return {"alternatives": [], "tier_kept_under_every_alternative": None,
+            return {"alternatives": [], "labels": {},
+                    "tier_kept_under_every_alternative": None,
                     "tier_changed_by_some_alternative": 0, "median_largest_shift": None,
                     "tier_changes_by_alternative": {}, "mean_abs_shift_by_alternative": {}}
         per = alt.groupby("scenario", sort=False)
+        names = list(dict.fromkeys(alt["scenario"]))
         return {
-            "alternatives": list(dict.fromkeys(alt["scenario"])),
+            "alternatives": names,
+            # scenarios.csv's ids in words, as the reasons and the page write them
+            "labels": {k: scenario_label(self.dataset.spec, k, short=True) for k in names},
             "tier_kept_under_every_alternative": int((~worst["tier_changes"]).sum()),
             "tier_changed_by_some_alternative": int(worst["tier_changes"].sum()),
             "median_largest_shift": float(np.median(worst["construction_shift"].abs())),
