@@ -176,6 +176,12 @@ def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
                      "flag": f"needs 2+ indicators that vary over 3+ complete {ds.spec.units}"
                              f" ({z.shape[1]} indicators, {len(z)} complete)"})
         return pd.DataFrame(rows)
+    if len(z) < ds.n_units:   # gaps: say on how many units the PCA rests
+        rows.append({"kind": "pca_units", "a": "", "b": "", "value": float(len(z)),
+                     "flag": f"PCA over the {len(z)} of {ds.n_units} {ds.spec.units} with "
+                             "every indicator"
+                             + (" (fewer units than indicators)" if len(z) <= z.shape[1]
+                                else "")})
     z = (z - z.mean(axis=0)) / sd
     evals, evecs = np.linalg.eigh(np.corrcoef(z, rowvar=False))
     order = np.argsort(evals)[::-1]
