@@ -26,14 +26,38 @@ if TYPE_CHECKING:
     from cityindex.spec import Spec
 
 
+_PATHS: dict[int, tuple[object, np.ndarray]] = {}
+
+
+def _path_columns(spec: Spec) -> np.ndarray:
+    """(indicators, depth) columns of each indicator's path to the root in
+    ``spec.weighted_nodes`` order, leaf first, padded with the index of a column of ones."""
+    key = id(spec)
+    hit = _PATHS.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
+    paths = [[col[n] for n in spec.path_to_root(leaf)] for leaf in spec.indicators]
+    depth = max((len(p) for p in paths), default=0)
+    table = np.full((len(paths), depth), len(col), dtype=np.intp)
+    for i, p in enumerate(paths):
+        table[i, : len(p)] = p
+    _PATHS[key] = (spec, table)
+    return table
+
+
 def effective_weight_batch(spec: Spec, node_weights: np.ndarray) -> np.ndarray:
     """(scenarios, weighted nodes) node weights -> (scenarios, indicators) effective weights:
-    the product of node weights on each indicator's path to the root."""
-    col = {n: j for j, n in enumerate(spec.weighted_nodes)}
-    out = np.ones((node_weights.shape[0], len(spec.indicators)))
-    for i, leaf in enumerate(spec.indicators):
-        for node in spec.path_to_root(leaf):
-            out[:, i] *= node_weights[:, col[node]]
+    the product of node weights on each indicator's path to the root, leaf first (one gather
+    and one product for every indicator at once)."""
+    w = np.asarray(node_weights, dtype=float)
+    table = _path_columns(spec)
+    if table.shape[1] == 0:
+        return np.ones((w.shape[0], len(spec.indicators)))
+    ext = np.concatenate([w, np.ones((w.shape[0], 1))], axis=1)
+    out = ext[:, table[:, 0]].copy()
+    for d in range(1, table.shape[1]):   # left to right, as 1 * w_leaf * w_parent * ...
+        out *= ext[:, table[:, d]]
     return out
 
 

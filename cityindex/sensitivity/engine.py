@@ -24,7 +24,7 @@ def composite(ds: Dataset, node_weights: np.ndarray | None = None) -> np.ndarray
     missing values by the spec's rule) at the given node weights ((W,) or (S, W) in
     ``spec.weighted_nodes`` order; default nominal): (units,) or (S, units)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     if ds.pipeline.linear:  # the fast path: one matrix product
         w = (spec.nominal_weights().reindex(spec.weighted_nodes).to_numpy()
              if node_weights is None else node_weights)

@@ -147,20 +147,21 @@ def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
     frame = pd.DataFrame(cols)
     parent = {n: spec.nodes[n].parent for n in spec.nodes if n != spec.root}
     rows = []
+    names = list(frame.columns)
+    leaves = set(spec.indicators)
+    group = np.array([parent[n] if n in leaves else f"\0{n}" for n in names], dtype=object)
+    upper_i, upper_j = np.triu_indices(len(names), k=1)      # every pair once, in order
+    same_pillar = group[upper_i] == group[upper_j]
+    a_names, b_names = np.array(names, dtype=object)[upper_i], \
+        np.array(names, dtype=object)[upper_j]
+    negative = "negative correlation within a pillar"
+    near_zero = f"near-zero correlation within a pillar (|r| < {NEAR_ZERO})"
     for method in ("pearson", "spearman"):
-        corr = frame.corr(method=method)
-        names = list(frame.columns)
-        for i, a in enumerate(names):
-            for b in names[i + 1:]:
-                value = float(corr.at[a, b])
-                leaves = set(spec.indicators)
-                same_pillar = a in leaves and b in leaves and parent[a] == parent[b]
-                flag = ""
-                if same_pillar and value < 0:
-                    flag = "negative correlation within a pillar"
-                elif same_pillar and abs(value) < NEAR_ZERO:
-                    flag = f"near-zero correlation within a pillar (|r| < {NEAR_ZERO})"
-                rows.append({"kind": method, "a": a, "b": b, "value": value, "flag": flag})
+        values = frame.corr(method=method).to_numpy()[upper_i, upper_j]
+        flags = np.where(same_pillar & (values < 0), negative,
+                         np.where(same_pillar & (np.abs(values) < NEAR_ZERO), near_zero, ""))
+        rows += [{"kind": method, "a": a, "b": b, "value": float(v), "flag": f}
+                 for a, b, v, f in zip(a_names, b_names, values, flags)]
     for node in spec.aggregates:
         kids = spec.children(node)
         if node == spec.root or not all(k in frame.columns for k in kids):
