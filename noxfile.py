@@ -55,4 +55,5 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_extremes.py")
     session.run("python", "benchmarks/bench_bootstrap.py")
     session.run("python", "benchmarks/bench_sobol.py")
+    session.run("python", "benchmarks/bench_gaps.py")
     session.run("python", "benchmarks/bench_scale.py", *session.posargs)
