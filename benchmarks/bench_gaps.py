@@ -3,7 +3,8 @@ regions, 30% of indicator cells missing, half the indicators lower-is-better, ev
 imputed by its regional mean where a unit has none of its indicators, a few not-applicable
 goals (exceptions.csv), coverage 0.5 (5 units below it), a draft index (no published.csv).
 Writes the data folder and a run file under a temporary folder, then runs the full audit and
-reports its time and peak memory (measured: 53.5 s, 2.3 GB on 2 cores). ``python benchmarks/bench_gaps.py [--keep DIR]``."""
+reports its time and peak memory (measured: 53.5 s, 2.3 GB on 2 cores).
+``python benchmarks/bench_gaps.py [--keep DIR]``."""
 
 from __future__ import annotations
 
