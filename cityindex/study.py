@@ -187,7 +187,8 @@ class Study:
         settings = SobolSettings(n if n is not None else base.n,
                                  n_boot if n_boot is not None else base.n_boot,
                                  base.weights, base.leave_one_out, base.leave_one_out_none)
-        return SobolResult(self.dataset, self.model, settings, self.seed)
+        return SobolResult(self.dataset, self.model, settings, self.seed,
+                           progress=self._progress(STAGE_LABELS["sobol"]))
 
     def extremes(self, delta: float | None = None) -> ExtremesResult:
         """Exact best/worst ranks over every admissible weighting (no sampling)."""
@@ -196,7 +197,8 @@ class Study:
         if delta is None:
             delta = self.model.delta
         settings = ExtremesSettings(delta)
-        return ExtremesResult(self.dataset, settings.delta, self.workers, self.seed)
+        return ExtremesResult(self.dataset, settings.delta, self.workers, self.seed,
+                              progress=self._progress(STAGE_LABELS["extremes"]))
 
     def importance(self, bandwidth: float | None = None) -> ImportanceResult:
         """Weights versus importance and statistical coherence."""
@@ -236,6 +238,22 @@ class Study:
                         ("resample.replicates", "[resample].replicates"))
         settings = ResampleSettings(base.replicates if replicates is None else replicates)
         return ResampleResult(self.dataset, self.model, settings.replicates, self.seed)
+
+    def verdicts(self) -> pd.DataFrame:
+        """verdicts.csv without the rest of a run: only the analyses a verdict reads — the
+        reproduction audit (errata), the weights Monte Carlo, the extremes (when the model
+        enables them), the rank confidence sets (when it has [noise]) and the named
+        alternatives. Units not ranked are listed last, as in verdicts.csv."""
+        m = self.model
+        results: dict[str, Result] = {"reproduction": self.reproduce(),
+                                      "weights": self.montecarlo(lens="weights")}
+        if m.extremes:
+            results["extremes"] = self.extremes()
+        results["scenarios"] = self.scenarios()
+        if m.noise and m.runs_rank_ci:
+            results["rank_ci"] = self.rank_ci()
+        audit = AuditResult(self, results)
+        return with_not_ranked(self.dataset, audit.verdicts())
 
     # -- everything ----------------------------------------------------------------------
 

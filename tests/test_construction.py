@@ -355,3 +355,14 @@ enabled = false
     with pytest.raises(ci.ModelError, match="treatments"):
         ci.Study(ci.load_dataset(ROOT / "data" / "city-image-2025"),
                  ci.UncertaintyModel(treatments=("winsorise",)), seed=0).scenarios()
+
+
+def test_verdicts_without_a_full_run_equal_the_runs(tmp_path):
+    ds = ci.load_dataset(ROOT / "data" / "hdi-2021")
+    model = ci.UncertaintyModel(samples=2000, extremes=True, leave_one_out=True,
+                                aggregations=("published", "arithmetic"))
+    study = ci.Study(ds, model, seed=5)
+    alone = study.verdicts()
+    full = study.run().tables()["verdicts"]
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True), full.reset_index(drop=True))
+    assert (alone["verdict"] == "not ranked").sum() == 4

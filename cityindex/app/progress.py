@@ -37,6 +37,8 @@ class Progress:
             return
         elapsed = now - self.start  # a rate only once there is time to measure it on
         rate = f" ({done / elapsed:,.0f}/s)" if elapsed >= 0.1 else ""
+        if elapsed >= 1.0 and 0 < done < total:   # time left at the rate so far
+            rate += f", about {elapsed * (total - done) / done:,.0f} s left"
         if self.tty:
             if done < total and now - self.last < 0.25:
                 return

@@ -38,6 +38,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -192,7 +193,8 @@ def bounds_words(extremes: pd.DataFrame | None) -> str:
 
 
 def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
-                  scope: str = "auto", max_milp_units: int | None = None) -> pd.DataFrame:
+                  scope: str = "auto", max_milp_units: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
     """extremes.csv: unit, published_rank, best, worst, tier_guaranteed, method, and witness
     weights best_w_<indicator>, worst_w_<indicator> (effective, summing to 1).
 
@@ -245,10 +247,18 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
     # threads holds the GIL for part of its work and scales poorly).
     if workers > 1 and "fork" in mp.get_all_start_methods():
         with _quiet_stdout(), mp.get_context("fork").Pool(workers, _worker_init) as pool:
-            rows = pool.map(_solve_unit, range(n), chunksize=4)
+            rows = []
+            for row in pool.imap(_solve_unit, range(n), chunksize=4):
+                rows.append(row)
+                if progress:
+                    progress(len(rows), n)
     else:
         with _quiet_stdout():
-            rows = [_solve_unit(k) for k in range(n)]
+            rows = []
+            for k in range(n):
+                rows.append(_solve_unit(k))
+                if progress:
+                    progress(k + 1, n)
     _STATE = None
     best_w, worst_w = np.array([r[2] for r in rows]), np.array([r[3] for r in rows])
     scores = None
@@ -509,9 +519,10 @@ class ExtremesResult(Result):
 
     name = "extremes"
 
-    def __init__(self, ds: Dataset, delta: float, workers: int = 2, seed: int = 0) -> None:
+    def __init__(self, ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.dataset, self.delta = ds, delta
-        self.frame = extreme_ranks(ds, delta, workers, seed)
+        self.frame = extreme_ranks(ds, delta, workers, seed, progress=progress)
         self.pairs, self.dominance = dominance_tables(ds)
 
     def include_sampled(self, ranks: pd.DataFrame) -> None:

@@ -176,10 +176,13 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
     widest = max(len(spec.children(a)) for a in spec.aggregates)
     rows = 8192 if ds.pipeline.linear else max(256, min(8192, 2 ** 22 // (ds.n_units * widest)))
 
-    def model(x: np.ndarray, chunk: int = rows) -> np.ndarray:
+    def model(x: np.ndarray, chunk: int = rows,
+              progress: Callable[[int, int], None] | None = None) -> np.ndarray:
         out = np.empty((x.shape[0], ds.n_units + 1))
         for lo in range(0, x.shape[0], chunk):  # chunks of rows bound the memory
             out[lo: lo + chunk] = evaluate(x[lo: lo + chunk])
+            if progress:
+                progress(min(lo + chunk, x.shape[0]), x.shape[0])
         return out
 
     def evaluate(x: np.ndarray) -> np.ndarray:
@@ -211,7 +214,8 @@ def index_model(ds: Dataset, cfg: UncertaintyModel, problem: dict, seed: int = 0
     return model, [*ds.units, "mean_abs_shift"]
 
 
-def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, seed: int
+def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, seed: int,
+                progress: Callable[[int, int], None] | None = None
                 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Sobol' indices of every unit's rank and the mean rank shift, with convergence.
 
@@ -225,7 +229,7 @@ def index_sobol(ds: Dataset, cfg: UncertaintyModel, settings: SobolSettings, see
     x = sobol.sample(problem, settings.n, seed)
     # large indices: outputs streamed over base points (sobol_stream), never all in memory
     streamed = x.shape[0] * (ds.n_units + 1) > sobol_stream.IN_MEMORY_ELEMENTS
-    y = None if streamed else model(x)
+    y = None if streamed else model(x, progress=progress)
     frames = []
     for m in (settings.n // 4, settings.n // 2, settings.n):
         res = (sobol_stream.estimate(model, x, m, d, n_boot=settings.n_boot, seed=seed,
@@ -248,9 +252,10 @@ class SobolResult(Result):
     name = "sobol"
 
     def __init__(self, ds: Dataset, model: UncertaintyModel, settings: SobolSettings,
-                 seed: int) -> None:
+                 seed: int, progress: Callable[[int, int], None] | None = None) -> None:
         self.dataset, self.settings, self.model = ds, settings, model
-        self.indices, self.convergence, self.problem = index_sobol(ds, model, settings, seed)
+        self.indices, self.convergence, self.problem = index_sobol(ds, model, settings, seed,
+                                                                   progress)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"sobol": self.indices, "sobol_convergence": self.convergence}
