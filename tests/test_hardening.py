@@ -275,6 +275,41 @@ def case_reprs(tmp, capsys):
     assert len(text) < 200
 
 
+def case_reweight_unit_without_any_indicator(tmp, capsys):
+    """missing = "reweight" with a unit missing every indicator: the unit is listed as not
+    ranked (with the reason), the others are audited and run (exit 0)."""
+    rows = [r[:] for r in ROWS] + [["e", "", ""]]
+    d = folder(tmp, rows, index='missing = "reweight"')
+    assert main(["reproduce", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert "e: no indicator present to compute the composite" in out
+    run = runfile(tmp, d, "[leave_one_out]\nenabled = true\n")
+    assert main(["run", str(run), "--out", str(tmp / "out"), "--quiet", "--no-static"]) == 0
+    verdicts = (tmp / "out" / "verdicts.csv").read_text(encoding="utf-8")
+    assert "e,,,,not ranked" in verdicts.replace('"', "")
+
+
+def case_parent_list(tmp, capsys):
+    """parent = ["a", "b"] is refused naming the key, never an unhashable-list traceback."""
+    d = folder(tmp)
+    spec = (d / "spec.toml").read_text(encoding="utf-8")
+    (d / "spec.toml").write_text(spec.replace('[nodes.x1]\nparent = "r"',
+                                              '[nodes.x1]\nparent = ["r", "x2"]'),
+                                 encoding="utf-8")
+    one_line(capsys, main(["reproduce", str(d)]), "[nodes.x1].parent")
+
+
+def case_sobol_delta_zero(tmp, capsys):
+    """delta = 0 (allowed) with Sobol': the weights are not a factor (SALib refuses an empty
+    range); the other factors are analysed (exit 0)."""
+    d = folder(tmp)
+    run = runfile(tmp, d, "[weights]\ndelta = 0.0\n[leave_one_out]\nenabled = true\n"
+                          "[sobol]\nenabled = true\nn = 64\nn_boot = 10\n")
+    assert main(["run", str(run), "--out", str(tmp / "out"), "--quiet", "--no-static"]) == 0
+    sobol = (tmp / "out" / "sobol.csv").read_text(encoding="utf-8")
+    assert "w_x1" not in sobol and "leave_one_out" in sobol
+
+
 CASES = {
     "1 exclude leaves one unit": case_exclude_leaves_one_unit,
     "2 tree 1,000 deep": case_tree_1000_deep,
@@ -289,6 +324,9 @@ CASES = {
     "10a disk full": case_disk_full,
     "11 geometric resample": case_geometric_resample,
     "14 reprs": case_reprs,
+    "15 reweight, a unit without any indicator": case_reweight_unit_without_any_indicator,
+    "16 parent as a list": case_parent_list,
+    "17 Sobol' at delta = 0": case_sobol_delta_zero,
 }
 
 
