@@ -412,14 +412,23 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
     report_error: BaseException | None = None
     folder = OutputFolder(dest)
     try:
+        t = time.perf_counter()
         tables = result.tables()
+        # the report's steps, counted: each table, summary.json, the page, the images
+        steps, done = len(tables) + 2 + (1 if static else 0), 0
+
+        def step() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress("Report", done, steps)
+
         for stem, frame in tables.items():
             folder.csv(f"{stem}.csv", frame)
+            step()
         summary = result.summary(tables)
         folder.json("summary.json", summary)
-        t = time.perf_counter()
-        if progress:
-            progress("Report", 0, 1)
+        step()
         # The PNG/SVG export runs in a child process, beside the page built here: an abort
         # of its V8 engine ends that child, never this run (the page and the tables are
         # written, the manifest records report_error and the run ends with one line).
@@ -427,16 +436,18 @@ def write_audit(result, dest: Path, static: bool = True) -> Path:
         files: dict[str, bytes] = {}
         try:
             files = result.report_files(tables, summary, static=False)
+            step()
             if export is not None:
                 files.update(collect_static(export))
+                step()
         except CityIndexError:
             raise
         except Exception as exc:  # a chart failed: keep the tables (and the page), say so
             report_error = exc
         for name, data in files.items():
             folder.write(name, data)
-        if progress:
-            progress("Report", 1, 1)
+        if progress and done < steps:   # a failed chart or export: the stage still ends
+            progress("Report", steps, steps)
         timings = {**result.timings, "report": time.perf_counter() - t}
         prov = result.study.provenance
         manifest = {

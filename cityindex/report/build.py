@@ -29,6 +29,7 @@ from cityindex.sensitivity.engine import rank_tier_sizes
 from cityindex.sensitivity.extremes import bounds_words
 from cityindex.sensitivity.lens import LENSES
 from cityindex.verdict import NOT_RANKED
+from cityindex.vocabulary import VERDICTS
 
 CITATIONS = [
     "Saisana, Saltelli & Tarantola (2005). Uncertainty and sensitivity analysis techniques as "
@@ -204,7 +205,7 @@ def verdict_table_html(ds, verdicts: pd.DataFrame, info: pd.DataFrame) -> str:
     buttons = "".join(
         f"<button type='button' data-filter-verdict='{esc(v)}' class='filter verdict-{esc(v)}'>"
         f"{esc(v)} ({int((verdicts.verdict == v).sum())})</button>"
-        for v in ("weight-sensitive", "noise-limited", "construction-sensitive", "robust"))
+        for v in VERDICTS)
     legend = "".join(f"<li><span class='chip verdict-{esc(v)}'>{esc(v)}</span> {esc(t)}</li>"
                      for v, t in verdict_text(verdicts.attrs.get("coverage")).items())
     return (

@@ -28,10 +28,11 @@ from cityindex.report.labels import (
     node_label,
     scenario_label,
 )
+from cityindex.vocabulary import VERDICTS
 
 CJK_FONT = "WenQuanYi Micro Hei, Noto Sans CJK SC, Noto Sans SC, sans-serif"
 ROW = 13  # pixels per city row
-VERDICT_ORDER = ["weight-sensitive", "noise-limited", "construction-sensitive", "robust"]
+VERDICT_ORDER = list(VERDICTS)   # the vocabulary's order
 VERDICT_COLORS = ["#D55E00", "#CC79A7", "#E69F00", "#8C8C8C"]
 VERDICT_SCALE = alt.Scale(domain=VERDICT_ORDER, range=VERDICT_COLORS)
 TIER_BLUES = ["#08519c", "#4292c6", "#c6dbef", "#eff3ff"]

@@ -29,11 +29,11 @@ from cityindex.report.labels import (
 )
 from cityindex.report.page import esc, json_script, verdict_table_header
 from cityindex.sensitivity.extremes import bounds_words
+from cityindex.vocabulary import VERDICTS
 
 FRAGILE_SHOWN = 50   # units in the fragile-units chart
 PAGE_ROWS = 50       # verdict-table rows per page
 REPRODUCTION_ROWS = 200  # inconsistencies listed on the page (reproduction.csv: all)
-VERDICTS = ("weight-sensitive", "noise-limited", "construction-sensitive", "robust")
 
 # Extra style for the large page only (the small page's bytes do not change).
 LARGE_CSS = """
