@@ -204,7 +204,8 @@ class Study:
         """Weights versus importance and statistical coherence."""
         base = self.model.importance or ImportanceSettings()
         settings = ImportanceSettings(base.bandwidth if bandwidth is None else bandwidth)
-        return ImportanceResult(self.dataset, settings.bandwidth)
+        return ImportanceResult(self.dataset, settings.bandwidth,
+                                progress=self._progress(STAGE_LABELS["importance"]))
 
     def noise(self, replicates: int | None = None) -> NoiseResult:
         """Measurement-noise bootstrap, alone and with the weight model."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -95,8 +96,10 @@ def _r2(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(x[ok], y[ok])[0, 1] ** 2)
 
 
-def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> pd.DataFrame:
-    """importance.csv: one row per indicator and per pillar."""
+def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5,
+                     progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """importance.csv: one row per indicator and per pillar (``progress(done, total)`` per
+    variable, the coherence checks as one more step)."""
     rows, clipped = [], []
 
     def ratio(x: np.ndarray, name: str, b: float) -> float:
@@ -109,7 +112,10 @@ def importance_table(ds: Dataset, composite: np.ndarray, frac: float = 0.5) -> p
             value = min(max(value, 0.0), 1.0)
         return value
 
-    for name, level, x, w in _variables(ds):
+    variables = _variables(ds)
+    for done, (name, level, x, w) in enumerate(variables, start=1):
+        if progress:
+            progress(done, len(variables) + 1)
         r = {"variable": name, "level": level, "nominal_weight": float(w),
              "linear_r2": _r2(x, composite),
              "main_effect": ratio(x, name, frac)}
@@ -205,13 +211,17 @@ class ImportanceResult(Result):
 
     name = "importance"
 
-    def __init__(self, ds: Dataset, bandwidth: float = 0.5) -> None:
+    def __init__(self, ds: Dataset, bandwidth: float = 0.5,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         check_bandwidth(ds, bandwidth)
         self.dataset, self.bandwidth = ds, bandwidth
         composite = nominal_scores(ds).to_numpy()
-        self.importance = importance_table(ds, composite, bandwidth)
+        self.importance = importance_table(ds, composite, bandwidth, progress)
         self.clipped = self.importance.attrs.get("clipped", [])
         self.coherence = coherence_table(ds, composite)
+        if progress:
+            n = len(self.importance) + 1
+            progress(n, n)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {"importance": self.importance, "coherence": self.coherence}
