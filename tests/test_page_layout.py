@@ -11,19 +11,16 @@ meta honoured) rather than framed."""
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import re
-import select
 import shutil
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 from conftest import DATA
+from devtools import DevToolsPipe
 
 from cityindex.report.fonts import PAGE_FONT_FAMILY
 
@@ -56,88 +53,21 @@ n_boot = 100
 """
 
 
-class Browser:
-    """Headless Chromium over the DevTools pipe (file descriptors 3 and 4, NUL-terminated
-    JSON): one page at ``width`` px (below 500 px a mobile device is emulated: headless
-    Chromium opens no narrower window), every console message, log entry and exception
-    recorded in ``events``. ``env``: extra environment (e.g. FONTCONFIG_FILE)."""
+class Browser(DevToolsPipe):
+    """One page at ``width`` px (below 500 px a mobile device is emulated: headless Chromium
+    opens no narrower window), every console message, log entry and exception recorded in
+    ``events``. ``env``: extra environment (e.g. FONTCONFIG_FILE)."""
 
     def __init__(self, url: str, width: int, env: dict[str, str] | None = None,
                  height: int = 1000):
-        self.profile = tempfile.mkdtemp()
-        to_r, self.out = os.pipe()
-        self.inp, from_w = os.pipe()
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (to_r, from_w)]
-        os.close(to_r)
-        os.close(from_w)
-        args = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
-                f"--window-size={max(width, 800)},{height}", "about:blank"]
-        self.proc = subprocess.Popen(
-            ["/bin/bash", "-c", f'exec "$@" 3<&{high[0]} 4>&{high[1]} {high[0]}<&- {high[1]}>&-',
-             "bash", *args], pass_fds=high, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})})
-        for fd in high:
-            os.close(fd)
-        self.buf, self.last, self.events, self.session = b"", 0, [], None
+        super().__init__(CHROMIUM, (max(width, 800), height), env)
         try:
-            target = self.send("Target.createTarget", url="about:blank")["targetId"]
-            self.session = self.send("Target.attachToTarget", targetId=target,
-                                     flatten=True)["sessionId"]
-            for domain in ("Page", "Runtime", "Log"):
-                self.send(f"{domain}.enable")
             self.send("Emulation.setDeviceMetricsOverride", width=width, height=height,
                       deviceScaleFactor=1, mobile=width < 500)
             self.send("Page.navigate", url=url)
         except BaseException:
             self.close()
             raise
-
-    def _message(self, deadline: float) -> dict:
-        while b"\0" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.inp], [], [], left)[0]:
-                raise TimeoutError("no answer from Chromium")
-            chunk = os.read(self.inp, 1 << 20)
-            if not chunk:
-                raise RuntimeError("Chromium closed the DevTools pipe")
-            self.buf += chunk
-        msg, _, self.buf = self.buf.partition(b"\0")
-        return json.loads(msg)
-
-    def _write(self, method: str, params: dict) -> int:
-        self.last += 1
-        msg = {"id": self.last, "method": method, "params": params}
-        if self.session and not method.startswith(("Target.", "Browser.")):
-            msg["sessionId"] = self.session
-        os.write(self.out, json.dumps(msg).encode() + b"\0")
-        return self.last
-
-    def send(self, method: str, timeout: float = 60, **params) -> dict:
-        wanted = self._write(method, params)
-        deadline = time.monotonic() + timeout
-        while True:
-            m = self._message(deadline)
-            if m.get("id") == wanted:
-                if "error" in m:
-                    raise RuntimeError(f"{method}: {m['error']}")
-                return m.get("result", {})
-            if "method" in m:
-                self.events.append(m)
-
-    def evaluate(self, expression: str):
-        r = self.send("Runtime.evaluate", expression=expression, returnByValue=True,
-                      awaitPromise=True)
-        assert "exceptionDetails" not in r, r["exceptionDetails"]
-        return r["result"].get("value")
-
-    def wait_for(self, expression: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.evaluate(expression):
-            assert time.monotonic() < deadline, f"timed out waiting for {expression}"
-            time.sleep(0.2)
 
     def wait_for_charts(self) -> None:
         self.wait_for("document.body && document.body.dataset.chartsDone === 'true'")
@@ -165,17 +95,6 @@ class Browser:
         data = self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
                          timeout=120)["data"]
         path.write_bytes(base64.b64decode(data))
-
-    def close(self) -> None:
-        try:
-            self._write("Browser.close", {})
-            self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
-        for fd in (self.out, self.inp):
-            os.close(fd)
-        shutil.rmtree(self.profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
