@@ -224,7 +224,7 @@ def node_interval(ds: Dataset, node: str) -> tuple[np.ndarray, np.ndarray, np.nd
     indicators' lower and upper ends; otherwise a first-order bound (sum over indicators of
     the change from moving each by its half-unit, doubled)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     h = ds.indicator_half[spec.indicators].to_numpy()
     if ds.pipeline.linear:
         eff = spec.effective_weights(node=node).reindex(spec.indicators, fill_value=0.0)

@@ -367,7 +367,8 @@ def _load_exceptions(path: Path, spec: Spec, units: list[str]
     return missing, na, len(table.rows)
 
 
-def _masks(spec: Spec, units: list[str], marked: dict[str, set[str]]) -> dict[str, np.ndarray]:
+def _masks(units: list[str], marked: dict[str, set[str]]) -> dict[str, np.ndarray]:
+    """node -> (units,) bool: the units ``marked`` names for each node."""
     return {node: np.array([u in who for u in units]) for node, who in marked.items()}
 
 
@@ -381,7 +382,7 @@ def _not_applicable_leaves(spec: Spec, units: list[str], na: dict[str, set[str]]
     return out
 
 
-def _imputed_leaves(spec: Spec, units: list[str], missing: dict[str, set[str]]) -> pd.Series:
+def _imputed_leaves(spec: Spec) -> pd.Series:
     """Leaves whose own rule fills a gap (impute on the leaf)."""
     return pd.Series({leaf: spec.nodes[leaf].impute != "none" for leaf in spec.indicators})
 
@@ -401,22 +402,18 @@ def make_pipeline(spec: Spec, units: list[str], available: np.ndarray | None,
                              meta, where)
         own = make_pipeline(spec, units, available, missing, na, meta, where)
         return replace(own, extra_x=extra[spec.indicators].to_numpy(), full=full)
-    groups = {}
     for node_id, node in spec.nodes.items():
-        if node.impute != "group_mean":
-            continue
-        if node.impute_by not in meta.columns:
+        if node.impute == "group_mean" and node.impute_by not in meta.columns:
             raise SpecError(f"{spec.path} [nodes.{node_id}].impute_by",
                             f"no column '{node.impute_by}' in {where}",
                             "a column of units.csv naming each unit's group")
-        labels = meta[node.impute_by].reindex(units).astype(str).to_numpy()
-        _, codes = np.unique(labels, return_inverse=True)
-        groups[node_id] = codes.astype(np.int64)
-    kept = set(units)
-    return Pipeline(spec, len(units), available,
-                    _masks(spec, units, {n: w & kept for n, w in missing.items()}),
-                    _masks(spec, units, {n: w & kept for n, w in na.items()}),
-                    groups, tuple(units))
+    labels = {}
+    for column in meta.columns:   # every column can name groups (spec or alternatives)
+        _, codes = np.unique(meta[column].reindex(units).astype(str).to_numpy(),
+                             return_inverse=True)
+        labels[column] = codes.astype(np.int64)
+    return Pipeline(spec, len(units), available, _masks(units, missing), _masks(units, na),
+                    labels, tuple(units))
 
 
 def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
@@ -464,7 +461,7 @@ def load_dataset(folder: str | Path, spec: Spec | None = None) -> Dataset:
                                                          all_units)
     empty = values.isna()
     not_applicable = _not_applicable_leaves(spec, all_units, na_x)
-    leaf_imputed = _imputed_leaves(spec, all_units, missing_x)
+    leaf_imputed = _imputed_leaves(spec)
     gap = empty & ~not_applicable
     if spec.missing == "error":
         unfilled = gap & ~leaf_imputed

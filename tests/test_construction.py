@@ -302,6 +302,10 @@ def test_units_not_ranked_enter_imputation_means_unless_told(tmp_path, over, wan
     w = ds.spec.nominal_weights().reindex(ds.spec.weighted_nodes).to_numpy()
     batch = ds.pipeline.evaluate(ds.indicators[ds.spec.indicators].to_numpy(), w[None])
     assert batch.shape == (1, 4) and batch[0, 1] == pytest.approx(s["u2"])
+    # the [imputation] alternatives evaluate the same data: u5 enters their means too
+    from cityindex.sensitivity.scenarios import imputation_scores
+    alt = imputation_scores(ds, "group_mean", "region")
+    assert alt[1] == pytest.approx(0.5 * want + 0.5 * 45)
 
 
 def test_treatment_is_applied_to_raw_values_and_reported(tmp_path):

@@ -323,11 +323,9 @@ def _pipeline(index: dict, units: list[str], scores: dict) -> tuple[Pipeline, np
 
     labels = sorted({index["meta"][u]["region"] for u in units})
     codes = np.array([labels.index(index["meta"][u]["region"]) for u in units])
-    groups = {n: codes for n, node in index["nodes"].items()
-              if node.get("impute") == "group_mean"}
     pipe = Pipeline(spec, len(units), None if available.all() else available,
                     missing=mask("missing"), not_applicable=mask("not_applicable"),
-                    groups=groups, units=tuple(units))
+                    labels={"region": codes}, units=tuple(units))
     return pipe, x
 
 

@@ -12,7 +12,7 @@ evaluates through :class:`Pipeline`, so a method registered once works everywher
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -68,8 +68,10 @@ class Pipeline:
 
     available : (units, indicators) bool, or None when every value is present.
     missing, not_applicable : node -> (units,) bool, from exceptions.csv.
-    groups : node -> (units,) int labels of its ``impute_by`` column (group_mean).
+    labels : units.csv column -> (units,) int group codes (what ``impute_by`` names).
     units : unit names, for messages.
+    extra_x, full : the units not ranked (their indicator values) and the pipeline over
+        ranked and not ranked units together, when they enter the imputation means.
     """
 
     spec: Spec
@@ -77,10 +79,23 @@ class Pipeline:
     available: np.ndarray | None = None
     missing: Mapping[str, np.ndarray] = field(default_factory=dict)
     not_applicable: Mapping[str, np.ndarray] = field(default_factory=dict)
-    groups: Mapping[str, np.ndarray] = field(default_factory=dict)
+    labels: Mapping[str, np.ndarray] = field(default_factory=dict)
     units: tuple[str, ...] = ()
     extra_x: np.ndarray | None = None
     full: Pipeline | None = None
+
+    @cached_property
+    def groups(self) -> dict[str, np.ndarray]:
+        """node -> group codes of its ``impute_by`` column (the nodes imputed by group
+        mean), derived from the spec, so that another construction gets its own."""
+        return {n: self.labels[node.impute_by] for n, node in self.spec.nodes.items()
+                if node.impute == "group_mean" and node.impute_by in self.labels}
+
+    def with_spec(self, spec: Spec) -> Pipeline:
+        """The same data (gaps, exceptions, groups, units not ranked) under another
+        construction, e.g. an alternative's imputation rules."""
+        return replace(self, spec=spec,
+                       full=None if self.full is None else self.full.with_spec(spec))
 
     @cached_property
     def imputes_from_units(self) -> bool:
@@ -196,7 +211,7 @@ class Pipeline:
                 # a child missing in some scenarios only (its own children all weighted 0
                 # there): missing for that scenario, its siblings reweighted
                 mv = m & ~nan
-            wm = wk * mv if mv.ndim == 3 else wk * m[None]                            # (S,U,k)
+            wm = wk * mv                                                              # (S,U,k)
             den = wm.sum(axis=-1)
             if op.positive:
                 low = v < -offset

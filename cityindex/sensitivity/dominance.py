@@ -53,7 +53,7 @@ def dominance_matrix_rows(x: np.ndarray, lo: int, hi: int) -> np.ndarray:
 def dominance_tables(ds: Dataset) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(pairs, per-unit summary). Pairs: dominant, dominated. Summary per unit: how many it
     dominates / is dominated by, the rank bounds that follow, and whether they fix its tier."""
-    x = ds.indicators[ds.spec.indicators].to_numpy()
+    x = ds.matrix
     a, b = dominance_pairs(x)
     units = np.asarray(ds.units, dtype=object)
     pairs = pd.DataFrame({"dominant": units[a].tolist(), "dominated": units[b].tolist()})

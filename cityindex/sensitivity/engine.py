@@ -39,7 +39,7 @@ def nominal_scores(ds: Dataset, weights: pd.Series | None = None) -> pd.Series:
     aggregation, nominal (or the given node) weights — as a Series indexed by unit."""
     if weights is None and ds.pipeline.linear:
         eff = ds.spec.effective_weights().reindex(ds.spec.indicators).to_numpy()
-        values = eff @ ds.indicators[ds.spec.indicators].to_numpy().T
+        values = eff @ ds.matrix.T
     else:
         w = None if weights is None else \
             weights.reindex(ds.spec.weighted_nodes).to_numpy(dtype=float)
@@ -135,11 +135,10 @@ class IndexModel:
                  aggregations: tuple[str, ...], offset: float) -> None:
         self.spec = ds.spec
         self.pipeline = ds.pipeline
-        x = ds.indicators[ds.spec.indicators].to_numpy()
+        x = ds.matrix
         self.normalisations = normalisations
         self.aggregations = aggregations
         self.offset = offset
-        self.available = ds.available
         self.x = [normalise(x, m, ds.spec.scale) for m in normalisations]
         self.methods = {a: self._methods(a) for a in aggregations}
         # log(x + offset) once per normalisation: refuses non-positive values up front

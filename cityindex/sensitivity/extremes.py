@@ -208,7 +208,7 @@ def extreme_ranks(ds: Dataset, delta: float, workers: int = 2, seed: int = 0,
     solves MILPs only where those bounds leave the tier undecided, for at most
     ``max_milp_units`` units (default MILP_UNITS; see :func:`_bounded_extremes`)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     form = ds.pipeline.uniform_form()   # the aggregations' declared weight form
     if form == "linear":
         method = EXACT
@@ -502,7 +502,7 @@ def _bounded_extremes(ds: Dataset, x: np.ndarray, delta: float, method: str, wor
 def witness_ranks(ds: Dataset, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Re-score every witness: unit k's rank under its best and its worst witness weights
     (best: ties for k, i.e. rank "min"; worst: ties against k)."""
-    x = ds.indicators[ds.spec.indicators].to_numpy()
+    x = ds.matrix
     inds = ds.spec.indicators
     best, worst = [], []
     for k in range(len(table)):

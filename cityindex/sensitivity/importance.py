@@ -175,7 +175,7 @@ def coherence_table(ds: Dataset, composite: np.ndarray) -> pd.DataFrame:
         alpha = cronbach_alpha(frame[kids].to_numpy())
         rows.append({"kind": "cronbach_alpha", "a": node, "b": "", "value": alpha,
                      "flag": "alpha below 0.7" if alpha < 0.7 else ""})
-    z = ds.indicators[spec.indicators].to_numpy()
+    z = ds.matrix
     z = z[~np.isnan(z).any(axis=1)]          # PCA over the units with every indicator
     sd = z.std(axis=0, ddof=1) if len(z) > 1 else np.zeros(z.shape[1])
     if z.shape[1] < 2 or len(z) < 3 or not (sd > 0).all():

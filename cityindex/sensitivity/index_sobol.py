@@ -123,7 +123,7 @@ def _noisy_normalised(ds: Dataset, cfg: UncertaintyModel, seed: int) -> dict[str
     """K noisy copies of the indicators from the [noise] model, normalised by every choice
     (K, choices, U, D), with logs for geometric aggregation."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     params = noise_parameters(ds, cfg.noise.models)
     rng = block_rng(seed, Stream.SOBOL_NOISE, 0)
     draws = draw_noisy(x, params, rng, NOISE_REALISATIONS, spec.scale)

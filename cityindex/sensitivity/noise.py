@@ -133,7 +133,7 @@ def noise_bootstrap(ds: Dataset, models: Mapping[str, NoiseModel], replicates: i
     With ``weights`` the replicate's weights are drawn from that sampler's model too (noise and
     weights together); otherwise nominal weights (noise alone)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     params = noise_parameters(ds, models)
     folder = rank_folder(ds)
     eff_nominal = spec.effective_weights().reindex(spec.indicators).to_numpy()
@@ -165,7 +165,7 @@ def resample_bootstrap(ds: Dataset, replicates: int, seed: int) -> RankFolder:
     """Fold the ranks of the original units rescored with min-max bounds re-derived from
     resamples of the units (see module docstring)."""
     spec = ds.spec
-    x = ds.indicators[spec.indicators].to_numpy()
+    x = ds.matrix
     minmax = np.array([spec.nodes[i].normalisation == "minmax" for i in spec.indicators])
     lo_s, hi_s = spec.scale
     eff = spec.effective_weights().reindex(spec.indicators).to_numpy()

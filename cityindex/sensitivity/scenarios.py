@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from cityindex.construction import AGGREGATIONS, Pipeline
+from cityindex.construction import AGGREGATIONS
 from cityindex.data import Dataset
 from cityindex.errors import ModelError
 from cityindex.rank import rank_desc
@@ -53,21 +53,15 @@ def imputation_scores(ds: Dataset, rule: str, by: str | None = None) -> np.ndarr
     the root) is filled by ``rule`` instead of the spec's own rules; ``by`` is group_mean's
     units.csv column."""
     spec = ds.spec
-    groups = {}
-    if rule == "group_mean":
-        if by not in ds.meta.columns:
-            raise ModelError("imputation_by", "[imputation].by", f"no units.csv column {by!r}",
-                             f"a column of units.csv, one of {list(ds.meta.columns)}")
-        _, codes = np.unique(ds.meta[by].reindex(ds.units).astype(str).to_numpy(),
-                             return_inverse=True)
-        groups = {n: codes.astype(np.int64) for n in spec.nodes if n != spec.root}
+    if rule == "group_mean" and by not in ds.pipeline.labels:
+        raise ModelError("imputation_by", "[imputation].by", f"no units.csv column {by!r}",
+                         f"a column of units.csv, one of {list(ds.pipeline.labels)}")
     nodes = {n: (node if n == spec.root else
                  replace(node, impute=rule, impute_by=by if rule == "group_mean" else None))
              for n, node in spec.nodes.items()}
-    variant = replace(spec, nodes=nodes)
-    pipe = Pipeline(variant, ds.n_units, ds.available, ds.pipeline.missing,
-                    ds.pipeline.not_applicable, groups, tuple(ds.units))
-    return pipe.evaluate(ds.indicators[spec.indicators].to_numpy())
+    # the dataset's own pipeline under the variant: same gaps, exceptions, groups and units
+    # not ranked (impute_over)
+    return ds.pipeline.with_spec(replace(spec, nodes=nodes)).evaluate(ds.matrix)
 
 
 def treatment_scores(ds: Dataset, rule: str) -> np.ndarray:
