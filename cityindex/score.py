@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from cityindex.construction import (
+    AGGREGATIONS,
     LeafScaler,
     Pipeline,
     apply_transform,
@@ -18,7 +19,10 @@ from cityindex.errors import ComputationError
 from cityindex.spec import Spec
 
 NORMALISATION_CHOICES = RENORMALISATIONS.names()
-AGGREGATION_CHOICES = ("published", "arithmetic", "geometric", "harmonic")
+# the run file's [aggregation] choices: the index's own, or any registered aggregation that
+# needs no parameter of its own, at every node
+AGGREGATION_CHOICES = ("published", *(name for name in AGGREGATIONS.names()
+                                      if not AGGREGATIONS[name].params))
 DEFAULT_GEOMETRIC_OFFSET = 1.0
 
 __all__ = ["AGGREGATION_CHOICES", "DEFAULT_GEOMETRIC_OFFSET", "NORMALISATION_CHOICES",

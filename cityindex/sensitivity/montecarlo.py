@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cityindex.construction import AGGREGATIONS
 from cityindex.data import Dataset
 from cityindex.model import OWN_AGGREGATIONS, OWN_NORMALISATIONS, UncertaintyModel
 from cityindex.rank import RankFolder, RankHistogram, rank_desc
@@ -265,8 +266,9 @@ def _one_of(choices, words: dict[str, str]) -> str:
 def _alternatives(model: UncertaintyModel) -> list[str]:
     """The named alternatives the model lists, in words (scenarios.csv computes them)."""
     out = [NORMALISATION_WORDS.get(m, m) for m in model.normalisations if m != "published"]
-    out += [f"{AGGREGATION_WORDS.get(a, a)}"
-            + (f" (on value + {model.geometric_offset})" if a in ("geometric", "harmonic")
+    out += [(AGGREGATION_WORDS.get(a) or f"{AGGREGATIONS[a].label} at every node")
+            + (f" (on value + {model.geometric_offset})"
+               if a != "published" and AGGREGATIONS[a].positive
                else " (where it is not the index's own)")
             for a in model.aggregations if a != "published"]
     out += [f"{r} imputation" for r in model.imputations]

@@ -139,6 +139,9 @@ def scenario_label(spec, scenario: str, short: bool = False) -> str:
     """A named alternative construction in words."""
     if scenario in SCENARIO_LABELS:
         return SCENARIO_LABELS[scenario]
+    name = scenario.removesuffix(" aggregation")
+    if name in AGGREGATIONS:   # a registered aggregation without words of its own
+        return f"{AGGREGATIONS[name].label} at every node"
     if scenario.startswith("without "):
         node = scenario[8:]
         if node in spec.nodes:
